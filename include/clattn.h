@@ -1,0 +1,312 @@
+/*
+ * clattn — portable attention on any OpenCL device.
+ *
+ * This header is the whole public API and its documentation. Conventions:
+ *
+ *  - Every function that can fail returns a clattn_status; results go in trailing pointer
+ *    arguments, which are written only on success.
+ *  - Handles are opaque. A handle is created by a *_create function and released by the
+ *    matching *_destroy function; destroying NULL is a no-op.
+ *  - On failure, clattn_last_error(ctx) holds a message naming the offending argument or
+ *    OpenCL call, the OpenCL error name, and on build failures the compiler log.
+ *  - The library never calls exit() or abort(), never owns the caller's buffers, and never
+ *    releases an OpenCL object it did not retain.
+ *  - A context may be used from several threads at once.
+ */
+#ifndef CLATTN_H
+#define CLATTN_H
+
+/* clattn's kernels are OpenCL C 1.2; so is the host API it needs. A caller that includes the
+ * OpenCL headers first with its own target version keeps it. */
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#ifdef __APPLE__
+#include <OpenCL/cl.h>
+#else
+#include <CL/cl.h>
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(CLATTN_SHARED)
+#ifdef CLATTN_BUILDING
+#define CLATTN_API __declspec(dllexport)
+#else
+#define CLATTN_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__)
+#define CLATTN_API __attribute__((visibility("default")))
+#else
+#define CLATTN_API
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------- */
+
+#define CLATTN_VERSION_MAJOR 0
+#define CLATTN_VERSION_MINOR 1
+#define CLATTN_VERSION_PATCH 0
+/* One number, comparable with <: (major << 16) | (minor << 8) | patch. */
+#define CLATTN_VERSION_HEX \
+  ((CLATTN_VERSION_MAJOR << 16) | (CLATTN_VERSION_MINOR << 8) | CLATTN_VERSION_PATCH)
+
+/* The version of the library actually linked, as CLATTN_VERSION_HEX. Compare it with the
+ * header's CLATTN_VERSION_HEX to detect a header/library mismatch. */
+CLATTN_API unsigned clattn_version(void);
+/* The same as "MAJOR.MINOR.PATCH". The string is static. */
+CLATTN_API const char *clattn_version_string(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Status codes
+ *
+ * One list generates the enum, clattn_status_name() and clattn_status_string().
+ * ------------------------------------------------------------------------------------- */
+
+#define CLATTN_STATUS_MAP(X)                                                                  \
+  X(SUCCESS, 0, "success")                                                                    \
+  X(INVALID_ARGUMENT, -1, "an argument is invalid")                                          \
+  X(OUT_OF_HOST_MEMORY, -2, "host memory allocation failed")                                 \
+  X(DEVICE_NOT_FOUND, -3, "no OpenCL device matches the request")                            \
+  X(OPENCL_ERROR, -4, "an OpenCL call failed")                                               \
+  X(BUILD_FAILED, -5, "kernel compilation failed")                                           \
+  X(NO_COMPILER, -6, "the device cannot compile and no prebuilt binary was found")           \
+  X(KERNEL_NOT_FOUND, -7, "no kernel source by that name")                                   \
+  X(IO_ERROR, -8, "a file could not be read or written")                                     \
+  X(UNSUPPORTED, -9, "the device or build does not support this")                            \
+  X(BUFFER_TOO_SMALL, -10, "the output array is too small")                                  \
+  X(INTERNAL, -99, "internal error (a bug in clattn)")
+
+typedef enum clattn_status {
+#define CLATTN_STATUS_ENUM_(name, code, text) CLATTN_##name = code,
+  CLATTN_STATUS_MAP(CLATTN_STATUS_ENUM_)
+#undef CLATTN_STATUS_ENUM_
+} clattn_status;
+
+/* "CLATTN_INVALID_ARGUMENT" for CLATTN_INVALID_ARGUMENT; "CLATTN_UNKNOWN_STATUS" otherwise.
+ * The string is static. */
+CLATTN_API const char *clattn_status_name(clattn_status status);
+/* A one-line description, e.g. "an argument is invalid". The string is static. */
+CLATTN_API const char *clattn_status_string(clattn_status status);
+/* The name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES" for -5. Static string. */
+CLATTN_API const char *clattn_cl_error_name(cl_int err);
+
+/* ---------------------------------------------------------------------------------------
+ * Devices
+ * ------------------------------------------------------------------------------------- */
+
+/* What clattn knows about one OpenCL device: everything kernels are configured from. */
+typedef struct clattn_device_info {
+  unsigned platform_index; /* position in clGetPlatformIDs' list */
+  unsigned device_index;   /* position in the platform's clGetDeviceIDs(ALL) list */
+  char name[256];
+  char vendor[256];
+  char platform_name[256];
+  char platform_version[256];
+  char device_version[256];
+  char driver_version[256];
+  char opencl_c_version[256];
+  cl_device_type type;          /* CL_DEVICE_TYPE_GPU, _CPU, _ACCELERATOR, ... */
+  cl_uint compute_units;        /* CL_DEVICE_MAX_COMPUTE_UNITS */
+  cl_uint max_clock_mhz;        /* CL_DEVICE_MAX_CLOCK_FREQUENCY */
+  cl_ulong global_mem_size;     /* bytes */
+  cl_ulong max_mem_alloc_size;  /* bytes, largest single buffer */
+  cl_ulong local_mem_size;      /* bytes of __local memory per work-group */
+  int local_mem_is_dedicated;   /* 1 when CL_LOCAL (on-chip), 0 when CL_GLOBAL (emulated) */
+  size_t max_work_group_size;   /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+  size_t max_work_item_sizes[3];
+  cl_uint preferred_vector_width_float;
+  cl_uint mem_base_addr_align;  /* bits */
+  int has_fp16;                 /* cl_khr_fp16: half arithmetic (half storage always works) */
+  int has_fp64;                 /* cl_khr_fp64 */
+  int compiler_available;       /* CL_DEVICE_COMPILER_AVAILABLE and LINKER_AVAILABLE */
+  char extensions[4096];        /* space-separated; truncated if longer */
+} clattn_device_info;
+
+/* Lists every device of every platform, platforms in order, devices in order. Writes at most
+ * `capacity` entries to `out` (which may be NULL when capacity is 0) and the total number
+ * of devices to *count. Returns CLATTN_BUFFER_TOO_SMALL when capacity < *count (the first
+ * `capacity` entries are still written). A machine with no OpenCL platform gives *count 0
+ * and CLATTN_SUCCESS. */
+CLATTN_API clattn_status clattn_list_devices(clattn_device_info *out, size_t capacity,
+                                             size_t *count);
+
+/* Picks a device the way clattn_context_create does and returns its position in
+ * clattn_list_devices' order. `selector` is
+ *   NULL or ""          → the CLATTN_DEVICE environment variable if set, else the default:
+ *                         the first GPU, else the first accelerator, else the first CPU,
+ *                         else the first device, searching all platforms in order;
+ *   "P:D"               → platform index P, device index D (decimal);
+ *   anything else       → the first device whose name contains it, ignoring case.
+ * Returns CLATTN_DEVICE_NOT_FOUND (message in clattn_last_error(NULL)) when nothing matches
+ * or there is no device. */
+CLATTN_API clattn_status clattn_select_device(const char *selector, size_t *index);
+
+/* ---------------------------------------------------------------------------------------
+ * Context
+ *
+ * A context binds one OpenCL device, its kernels, the program caches and a default command
+ * queue. It is thread-safe: several threads may use one context, each with its own queue.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct clattn_context clattn_context;
+
+typedef struct clattn_context_options {
+  /* Device selector, as for clattn_select_device. NULL: CLATTN_DEVICE, else the default.
+   * An explicit selector here takes precedence over the environment. Ignored by
+   * clattn_context_create_from_cl. */
+  const char *device;
+  /* Disk binary cache directory. NULL: CLATTN_CACHE_DIR, else $XDG_CACHE_HOME/clattn, else
+   * $HOME/.cache/clattn. Created if missing; if it cannot be created or written, the disk
+   * cache is disabled and everything else works. */
+  const char *cache_dir;
+  /* 1: use the disk cache; 0: never touch it; -1 (default): on unless CLATTN_CACHE=0. */
+  int disk_cache;
+  /* Read kernel sources (*.cl) from this directory instead of the copies embedded in the
+   * library; for kernel development. NULL: CLATTN_KERNEL_DIR, else embedded. */
+  const char *kernel_dir;
+  /* Directory of prebuilt binaries, each named "<key>.bin" as clattn_kernel_variants
+   * reports, for devices without a compiler (FPGAs). NULL: CLATTN_BINARY_DIR, else none.
+   * Consulted before the disk cache. */
+  const char *binary_dir;
+  /* 1 (default): build from source when no binary is found. 0: never call the compiler, as
+   * on a device without one; a missing binary then gives CLATTN_NO_COMPILER. */
+  int allow_compile;
+} clattn_context_options;
+
+/* Fills *options with the defaults described above. */
+CLATTN_API void clattn_context_options_init(clattn_context_options *options);
+
+/* Creates a context on the selected device with its own cl_context and an in-order command
+ * queue (profiling enabled). `options` may be NULL for the defaults.
+ * Statuses: SUCCESS, DEVICE_NOT_FOUND, OPENCL_ERROR, OUT_OF_HOST_MEMORY, INVALID_ARGUMENT.
+ * On failure *ctx is untouched and clattn_last_error(NULL) says why. */
+CLATTN_API clattn_status clattn_context_create(const clattn_context_options *options,
+                                               clattn_context **ctx);
+
+/* Creates a context that wraps the caller's cl_context and cl_device_id (which must belong
+ * to it). clattn retains both and releases them exactly once in clattn_context_destroy; the
+ * caller keeps its own references. clattn creates its own default queue on that context.
+ * `options` may be NULL. Statuses as clattn_context_create, plus INVALID_ARGUMENT when the
+ * device does not belong to the context. */
+CLATTN_API clattn_status clattn_context_create_from_cl(cl_context cl_ctx, cl_device_id device,
+                                                       const clattn_context_options *options,
+                                                       clattn_context **ctx);
+
+/* Releases everything the context created or retained. The caller must first finish the
+ * work it enqueued through clattn (clFinish). NULL is a no-op. */
+CLATTN_API void clattn_context_destroy(clattn_context *ctx);
+
+/* The message of the most recent failure on `ctx`, or "" if none. With ctx NULL: the most
+ * recent failure of a call without a context (create, list, select) on this thread. The
+ * string stays valid until the next failing call on the same context (or thread). */
+CLATTN_API const char *clattn_last_error(const clattn_context *ctx);
+
+/* The context's OpenCL objects, owned by the context: do not release them (retain them if
+ * you keep them beyond the context's life). */
+CLATTN_API cl_context clattn_context_cl_context(const clattn_context *ctx);
+CLATTN_API cl_device_id clattn_context_cl_device(const clattn_context *ctx);
+CLATTN_API cl_command_queue clattn_context_queue(const clattn_context *ctx);
+
+/* The device facts of the context's device (platform_index and device_index are those of
+ * clattn_list_devices, or ~0u when the device is not found there). */
+CLATTN_API clattn_status clattn_context_device_info(const clattn_context *ctx,
+                                                    clattn_device_info *info);
+/* 1 when the context's device reports the extension (exact name), else 0. */
+CLATTN_API int clattn_context_has_extension(const clattn_context *ctx, const char *extension);
+
+/* ---------------------------------------------------------------------------------------
+ * Kernels, program caches and prebuilt binaries
+ *
+ * clattn compiles its OpenCL C kernels at run time. A kernel variant is one source file
+ * built with one option string (a sorted list of -D defines, so equal configurations give
+ * equal strings). Programs are found in this order: the context's memory cache, the
+ * prebuilt-binary directory, the disk cache, and finally the compiler (whose result is
+ * written to the disk cache). The cache key hashes the source, the options, the device
+ * name, the driver version, the platform version and clattn's version.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct clattn_kernel_variant {
+  char file[64];      /* source file in cl/, e.g. "ceiling.cl" */
+  char options[1024]; /* complete build options */
+  char key[65];       /* cache key (hex SHA-256); the binary's file name is key + ".bin" */
+} clattn_kernel_variant;
+
+/* Lists every kernel variant the context's configuration needs, so they can be compiled
+ * offline for devices without a compiler. Writes at most `capacity` entries and the total
+ * to *count; BUFFER_TOO_SMALL when capacity < *count. Statuses: also KERNEL_NOT_FOUND and
+ * IO_ERROR when a source cannot be read (kernel_dir). */
+CLATTN_API clattn_status clattn_kernel_variants(clattn_context *ctx, clattn_kernel_variant *out,
+                                                size_t capacity, size_t *count);
+
+/* How one program was obtained. */
+typedef enum clattn_program_origin {
+  CLATTN_ORIGIN_MEMORY = 0,   /* already in the context's memory cache */
+  CLATTN_ORIGIN_PREBUILT = 1, /* loaded from the prebuilt-binary directory */
+  CLATTN_ORIGIN_DISK = 2,     /* loaded from the disk cache */
+  CLATTN_ORIGIN_BUILT = 3     /* compiled from source */
+} clattn_program_origin;
+
+/* Counters of a context's program caches since it was created. */
+typedef struct clattn_cache_stats {
+  uint64_t memory_hits;    /* programs found in the memory cache */
+  uint64_t prebuilt_loads; /* programs loaded from the prebuilt-binary directory */
+  uint64_t disk_hits;      /* programs loaded from the disk cache */
+  uint64_t builds;         /* programs compiled from source */
+  uint64_t disk_writes;    /* binaries written to the disk cache */
+  uint64_t disk_rejects;   /* corrupt, truncated or foreign disk entries (rebuilt) */
+  double build_seconds;    /* wall time spent compiling */
+  double load_seconds;     /* wall time spent loading binaries (prebuilt and disk) */
+  int disk_cache_enabled;  /* 0 when off (option, CLATTN_CACHE=0, or unwritable dir) */
+  char cache_dir[1024];    /* the disk cache directory ("" when disabled) */
+} clattn_cache_stats;
+
+CLATTN_API clattn_status clattn_context_cache_stats(const clattn_context *ctx,
+                                                    clattn_cache_stats *stats);
+
+/* Makes every variant of clattn_kernel_variants ready (memory cache), compiling or loading
+ * each as needed, so the first real call pays no start-up cost. Optional: calls do this
+ * lazily. `origins` may be NULL, or have room for `capacity` entries, in variant order.
+ * Statuses: BUILD_FAILED (compiler log in clattn_last_error), NO_COMPILER, OPENCL_ERROR,
+ * KERNEL_NOT_FOUND, IO_ERROR, OUT_OF_HOST_MEMORY. */
+CLATTN_API clattn_status clattn_prepare_kernels(clattn_context *ctx,
+                                               clattn_program_origin *origins,
+                                               size_t capacity);
+
+/* Writes the binary of every variant into `dir` (created if missing) as "<key>.bin", in the
+ * format the prebuilt-binary directory and the disk cache read, building what is missing.
+ * Statuses: as clattn_prepare_kernels, plus IO_ERROR and INVALID_ARGUMENT. */
+CLATTN_API clattn_status clattn_export_binaries(clattn_context *ctx, const char *dir);
+
+/* ---------------------------------------------------------------------------------------
+ * Device ceilings
+ * ------------------------------------------------------------------------------------- */
+
+/* What the device reaches with clattn's own microkernels (cl/ceiling.cl): the yardsticks
+ * that benchmarks divide by. */
+typedef struct clattn_ceilings {
+  double fma_gflops; /* median fp32 FMA throughput, GFLOP/s (2 FLOPs per FMA) */
+  double triad_gbps; /* median a = b + s*c bandwidth, GB/s (12 bytes per element) */
+} clattn_ceilings;
+
+/* Runs the FMA and triad microkernels `repeats` times each (at least 1; 5 or more for a
+ * stable median) on `queue` (NULL: the context's queue, which must have profiling enabled
+ * when given), checks their results on the host, and reports the medians. Blocks until done.
+ * `triad_bytes` is the total size of the three triad arrays (0: 96 MiB, large enough to
+ * defeat caches). Statuses: INVALID_ARGUMENT, OPENCL_ERROR, INTERNAL (a wrong result), and
+ * those of clattn_prepare_kernels. */
+CLATTN_API clattn_status clattn_measure_ceilings(clattn_context *ctx, cl_command_queue queue,
+                                                 int repeats, size_t triad_bytes,
+                                                 clattn_ceilings *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLATTN_H */
