@@ -305,6 +305,130 @@ CLATTN_API clattn_status clattn_measure_ceilings(clattn_context *ctx, cl_command
                                                  int repeats, size_t triad_bytes,
                                                  clattn_ceilings *out);
 
+/* ---------------------------------------------------------------------------------------
+ * Attention forward
+ *
+ *   O = softmax(scale * Q K^T  [softcap]  [+ masks]) V
+ *
+ * computed by one fused, tiled kernel (FlashAttention-2 style online softmax): memory stays
+ * O(S * D) and nothing of size Sq x Skv is ever written. All arithmetic is fp32, whatever
+ * the storage types.
+ *
+ * Shapes: Q (B, Hq, Sq, D), K (B, Hkv, Skv, D), V (B, Hkv, Skv, Dv), O (B, Hq, Sq, Dv).
+ * Hq must be a multiple of Hkv (GQA; MQA when Hkv = 1): query head h reads KV head
+ * h / (Hq / Hkv).
+ *
+ * Numerical contract:
+ *  - scale defaults to 1/sqrt(D). With softcap c > 0, s <- c * tanh(s / c), applied after
+ *    scaling and before masks.
+ *  - Masks combine (a key is attended only if every mask allows it). Only -inf masks: an
+ *    additive mask value of -inf masks the key; any finite value (even -1e30) is added.
+ *  - A query row with no attendable key yields an all-zero output row and LSE = -inf.
+ *  - NaN and +-inf in attended inputs propagate into the rows that attend them; values at
+ *    masked positions (K, V, mask) never reach the output.
+ *  - The same call on the same device gives bitwise-equal results.
+ * ------------------------------------------------------------------------------------- */
+
+/* Storage types. f16 uses core vload_half/vstore_half and bf16 uses bit operations, so both
+ * work on devices without cl_khr_fp16. Stores round to nearest even. */
+typedef enum clattn_dtype {
+  CLATTN_F32 = 0,
+  CLATTN_F16 = 1,
+  CLATTN_BF16 = 2
+} clattn_dtype;
+
+/* A strided view of a 4-D tensor (batch, head, sequence, feature) inside a buffer: element
+ * (b, h, s, d) lives at element index offset + b*stride_batch + h*stride_head +
+ * s*stride_seq + d. The feature dimension is contiguous. Strides are in elements and must
+ * not be negative; 0 broadcasts (inputs only). BHSD, BSHD and a packed QKV projection
+ * output are all views of this kind, so no copies are needed. */
+typedef struct clattn_tensor {
+  cl_mem buffer;
+  clattn_dtype dtype;
+  uint64_t offset; /* elements */
+  int64_t stride_batch, stride_head, stride_seq;
+} clattn_tensor;
+
+/* Which diagonal causal masks and sliding windows are aligned to, when Sq != Skv. */
+typedef enum clattn_alignment {
+  CLATTN_ALIGN_TOP_LEFT = 0,    /* query i sits at key position i: key j <= i */
+  CLATTN_ALIGN_BOTTOM_RIGHT = 1 /* the last query sits at the last key: j <= i + Skv - Sq */
+} clattn_alignment;
+
+/* Explicit mask tensors, indexed (b, h, i, j) with j (keys) contiguous. */
+typedef enum clattn_mask_type {
+  CLATTN_MASK_NONE = 0,
+  CLATTN_MASK_BOOL = 1,    /* uint8 / bool: nonzero = attend, 0 = masked */
+  CLATTN_MASK_ADDITIVE = 2 /* float32 added to the score; -inf masks */
+} clattn_mask_type;
+
+typedef struct clattn_mask {
+  clattn_mask_type type;
+  cl_mem buffer;
+  uint64_t offset; /* elements */
+  /* Strides in elements over batch, query head and query row; 0 broadcasts. The key
+   * dimension is contiguous. */
+  int64_t stride_batch, stride_head, stride_query;
+} clattn_mask;
+
+typedef struct clattn_attention_desc {
+  int64_t batch;      /* B */
+  int64_t q_heads;    /* Hq */
+  int64_t kv_heads;   /* Hkv: divides Hq */
+  int64_t q_len;      /* Sq */
+  int64_t kv_len;     /* Skv */
+  int64_t head_dim;   /* D, of Q and K: 1 .. CLATTN_MAX_HEAD_DIM */
+  int64_t v_head_dim; /* Dv, of V and O: 1 .. CLATTN_MAX_HEAD_DIM (0: same as D) */
+  float scale;        /* 0: 1/sqrt(D) */
+  float softcap;      /* 0: off; else > 0 */
+  int causal;         /* 1: key j is masked when j > i' (i' = i aligned as below) */
+  clattn_alignment alignment; /* of causal and window; with per-batch lengths, Sq and Skv
+                               * are that batch's valid lengths */
+  /* Sliding window: key j is attended only if i' - window_left <= j <= i' + window_right.
+   * -1 leaves that side unbounded. causal is the same as window_right = 0. */
+  int64_t window_left, window_right;
+  /* Per-batch valid lengths, int32 buffers of B entries (NULL: all valid). Keys j >= kv_lens[b]
+   * are masked; query rows i >= q_lens[b] have no attendable key (zero output). Each length
+   * must be within 0 .. Skv (resp. Sq): the kernel clamps to that range. */
+  cl_mem kv_lens, q_lens;
+  clattn_mask mask; /* type CLATTN_MASK_NONE: no mask tensor */
+} clattn_attention_desc;
+
+#define CLATTN_MAX_HEAD_DIM 512
+
+/* Fills *desc with: no masks, scale and softcap 0 (default / off), windows unbounded,
+ * top-left alignment, Dv = D; the caller then sets the shape. */
+CLATTN_API void clattn_attention_desc_init(clattn_attention_desc *desc);
+
+/* Enqueues O = attention(Q, K, V) on `queue` (NULL: the context's queue), after the
+ * `num_wait_events` events in `wait_events`. If `event` is not NULL it receives an event
+ * that completes when O (and LSE) are written; the caller releases it. Correct on in-order
+ * and out-of-order queues. `lse` may be NULL, or a float32 view of shape (B, Hq, Sq)
+ * (stride_seq is the row stride, stride_batch and stride_head as usual) receiving the
+ * natural-log log-sum-exp of each row's scaled, masked scores.
+ *
+ * Everything is validated on the host, in 64-bit arithmetic, before anything is enqueued:
+ * INVALID_ARGUMENT for null pointers or buffers, non-positive sizes, Hq not a multiple of
+ * Hkv, negative strides, an output view whose elements overlap, or a view that reaches past
+ * its buffer's CL_MEM_SIZE (the message names the argument); UNSUPPORTED for a head
+ * dimension above CLATTN_MAX_HEAD_DIM or one that does not fit the device. On any failure
+ * nothing is enqueued and nothing is written. Build statuses as clattn_prepare_kernels. */
+CLATTN_API clattn_status clattn_attention_forward(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, const clattn_tensor *k, const clattn_tensor *v,
+    const clattn_tensor *o, const clattn_tensor *lse, cl_uint num_wait_events,
+    const cl_event *wait_events, cl_event *event);
+
+/* Convenience: fills a view of a contiguous tensor of shape (B, H, S, D) in BHSD order
+ * (layout 0) or (B, S, H, D) in BSHD order (layout 1), starting at element `offset`. */
+typedef enum clattn_layout { CLATTN_LAYOUT_BHSD = 0, CLATTN_LAYOUT_BSHD = 1 } clattn_layout;
+CLATTN_API clattn_tensor clattn_tensor_contiguous(cl_mem buffer, clattn_dtype dtype,
+                                                  clattn_layout layout, int64_t heads,
+                                                  int64_t seq, int64_t dim, uint64_t offset);
+
+/* Size in bytes of one element of a storage type (4 or 2). */
+CLATTN_API size_t clattn_dtype_size(clattn_dtype dtype);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
 #define CLATTN_CONTEXT_H
 
 #include "clattn.h"
+#include "attention_config.h"
 #include "mutex.h"
 
 #define CLATTN__ERROR_CAPACITY 32768 /* enough for a compiler log's interesting part */
@@ -24,6 +25,8 @@ struct clattn_context {
   clattn__program_entry *programs;
   size_t program_count, program_capacity;
   clattn_cache_stats stats;
+  int attention_override_set;
+  clattn__attention_config attention_override;
   char error[CLATTN__ERROR_CAPACITY];
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_config.h"
 #include "binary_cache.h"
 #include "context.h"
 #include "errors.h"
@@ -20,10 +21,25 @@ void clattn__ceiling_variant(const clattn_context *ctx, clattn__variant *variant
   clattn__defines_set_int(&variant->defines, "CHAINS", 8);
 }
 
-size_t clattn__variants_collect(const clattn_context *ctx, clattn__variant *out, size_t capacity) {
+/* The attention variants prepared and exported by default: fp32 storage at the head
+ * dimensions most models use. Other shapes and storage types build on first use. */
+static const int standard_head_dims[] = {64, 128};
+
+size_t clattn__variants_collect(clattn_context *ctx, clattn__variant *out, size_t capacity) {
   size_t count = 0;
   if (count < capacity) clattn__ceiling_variant(ctx, &out[count]);
   count++;
+  const clattn_dtype f32[4] = {CLATTN_F32, CLATTN_F32, CLATTN_F32, CLATTN_F32};
+  for (size_t i = 0; i < sizeof standard_head_dims / sizeof standard_head_dims[0]; i++) {
+    clattn__attention_config config;
+    int d = standard_head_dims[i];
+    if (clattn__attention_pick_config(ctx, d, d, &config) != CLATTN_SUCCESS) continue;
+    if (count < capacity) {
+      out[count].file = "attention_fwd.cl";
+      clattn__attention_defines(&config, d, d, f32, &out[count].defines);
+    }
+    count++;
+  }
   return count;
 }
 

@@ -15,7 +15,7 @@ typedef struct clattn__variant {
 #define CLATTN__MAX_VARIANTS 256
 
 /* Writes the variants ctx needs into out (at most capacity) and returns their number. */
-size_t clattn__variants_collect(const clattn_context *ctx, clattn__variant *out, size_t capacity);
+size_t clattn__variants_collect(clattn_context *ctx, clattn__variant *out, size_t capacity);
 
 /* The ceiling microkernels' variant for ctx's device (used by ceilings.c and the registry). */
 void clattn__ceiling_variant(const clattn_context *ctx, clattn__variant *variant);

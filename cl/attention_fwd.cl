@@ -1,0 +1,396 @@
+/*
+ * Fused attention forward: O = softmax(scale * Q K^T [softcap] [+ masks]) V, FlashAttention-2
+ * style. One work-group owns WG * ROWS consecutive query rows of one (batch, head); each
+ * work-item owns ROWS of them. Key/value tiles of TILE_K keys stream through __local memory:
+ *
+ *              TILE_K keys                         DV_PAD features
+ *          +----------------+                  +------------------+
+ *  HEAD_DIM|  kt = K tile^T |           TILE_K |   vs = V tile    |
+ *          +----------------+                  +------------------+
+ *
+ * Per tile, each work-item computes a ROWS x TILE_K score block as register-blocked outer
+ * products (vectors of VEC keys times a broadcast query element), applies softcap and masks,
+ * updates its rows' running max m and sum l (online softmax, fp32, in log2 units), and adds
+ * P * V into its ROWS x DV_PAD accumulator (vectors of VEC features). Nothing of size
+ * Sq x Skv is ever stored. Transposing K in local memory is what lets CPUs (PoCL) vectorise
+ * along keys; on GPUs the same tiles are the shared-memory staging they need.
+ *
+ * Masked scores are -inf, and a masked probability is stored as -0.0f: when a V tile holds
+ * non-finite values, the value sum skips those entries so that poison at masked positions
+ * never reaches the output (0 * NaN would).
+ */
+#ifndef HEAD_DIM
+#define HEAD_DIM 64 /* D, features of Q and K */
+#endif
+#ifndef V_DIM
+#define V_DIM HEAD_DIM /* Dv, features of V and O */
+#endif
+#ifndef ROWS
+#define ROWS 4 /* query rows per work-item */
+#endif
+#ifndef TILE_K
+#define TILE_K 16 /* keys per tile; a multiple of VEC */
+#endif
+#ifndef VEC
+#define VEC 8 /* vector width along keys and along V features: 1, 2, 4, 8 or 16 */
+#endif
+#ifndef WG
+#define WG 8 /* work-items per work-group */
+#endif
+#ifndef Q_TYPE
+#define Q_TYPE 0 /* storage: 0 f32, 1 f16, 2 bf16 */
+#endif
+#ifndef K_TYPE
+#define K_TYPE 0
+#endif
+#ifndef V_TYPE
+#define V_TYPE 0
+#endif
+#ifndef O_TYPE
+#define O_TYPE 0
+#endif
+
+#if TILE_K % VEC != 0
+#error "TILE_K must be a multiple of VEC"
+#endif
+
+#define NT (TILE_K / VEC)                          /* score vectors per row */
+#define DV_PAD ((V_DIM + VEC - 1) / VEC * VEC)     /* V features rounded up to vectors */
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+
+/* ---- storage types ------------------------------------------------------------------ */
+
+inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
+
+inline ushort float_to_bf16(float x) {
+  uint u = as_uint(x);
+  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
+  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
+  return (ushort)(u >> 16);
+}
+
+#define STORAGE_0 float
+#define STORAGE_1 half
+#define STORAGE_2 ushort
+#define STORAGE(t) CAT(STORAGE_, t)
+#define LOAD_0(p, i) ((p)[i])
+#define LOAD_1(p, i) vload_half((i), (p))
+#define LOAD_2(p, i) bf16_to_float((p)[i])
+#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
+#define STORE_0(p, i, x) ((p)[i] = (x))
+#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
+#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
+#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
+
+/* ---- vectors of VEC floats ---------------------------------------------------------- */
+
+#if VEC == 1
+#define floatv float
+#define intv int
+#define VLOAD(p) (*(p))
+#define VSTORE(x, p) (*(p) = (x))
+inline float hmax(float x) { return x; }
+inline float hsum(float x) { return x; }
+#else
+#define floatv CAT(float, VEC)
+#define intv CAT(int, VEC)
+#define VLOAD(p) CAT(vload, VEC)(0, p)
+#define VSTORE(x, p) CAT(vstore, VEC)(x, 0, p)
+inline float hmax2(float2 x) { return fmax(x.s0, x.s1); }
+inline float hsum2(float2 x) { return x.s0 + x.s1; }
+#if VEC >= 4
+inline float hmax4(float4 x) { return hmax2(fmax(x.lo, x.hi)); }
+inline float hsum4(float4 x) { return hsum2(x.lo + x.hi); }
+#endif
+#if VEC >= 8
+inline float hmax8(float8 x) { return hmax4(fmax(x.lo, x.hi)); }
+inline float hsum8(float8 x) { return hsum4(x.lo + x.hi); }
+#endif
+#if VEC >= 16
+inline float hmax16(float16 x) { return hmax8(fmax(x.lo, x.hi)); }
+inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
+#endif
+#define hmax CAT(hmax, VEC)
+#define hsum CAT(hsum, VEC)
+#endif
+
+/* 2^x on whole vectors. Builtin exp2 was scalarised by PoCL; this stays in vector registers:
+ * x = n + f with |f| <= 1/2, 2^f from its degree-6 Taylor polynomial (relative error below
+ * 2e-7, far inside the 1e-4 budget), 2^n from the exponent bits. The softmax only needs
+ * x <= 0: below -126 the result is 0, -inf gives 0, NaN stays NaN. */
+inline floatv exp2v(floatv x) {
+  floatv xc = fmax(x, (floatv)(-127.0f)); /* fmax ignores NaN: NaN is restored below */
+  floatv n = rint(xc);
+  floatv f = (xc - n) * 0.6931471805599453f;
+  floatv poly = fma(f, (floatv)(1.0f / 720.0f), (floatv)(1.0f / 120.0f));
+  poly = fma(f, poly, (floatv)(1.0f / 24.0f));
+  poly = fma(f, poly, (floatv)(1.0f / 6.0f));
+  poly = fma(f, poly, (floatv)(0.5f));
+  poly = fma(f, poly, (floatv)(1.0f));
+  poly = fma(f, poly, (floatv)(1.0f));
+#if VEC == 1
+  float scale = as_float((convert_int(n) + 127) << 23);
+#else
+  floatv scale = CAT(as_float, VEC)((CAT(convert_int, VEC)(n) + 127) << 23);
+#endif
+  floatv r = poly * scale;
+  r = select(r, (floatv)(0.0f), isless(x, (floatv)(-126.0f)));
+  r = select(r, (floatv)(INFINITY), isgreater(x, (floatv)(127.0f)));
+  return select(r, x, isnan(x));
+}
+
+/* ---- masks ---------------------------------------------------------------------------- */
+
+typedef struct mask_rules {
+  int qlen, kvlen, diag;   /* valid lengths; diagonal offset of the alignment */
+  int left, right;         /* window extents; -1: unbounded (right is 0 when causal) */
+} mask_rules;
+
+inline int key_allowed(const mask_rules *m, int row, int key) {
+  int i = row + m->diag;
+  return row < m->qlen && key < m->kvlen && (m->left < 0 || key >= i - m->left) &&
+         (m->right < 0 || key <= i + m->right);
+}
+
+/* Whether any (row, key) of rows [first, last] x keys [k0, k1] is allowed by the
+ * positional rules (not the mask tensor). */
+inline int block_reachable(const mask_rules *m, int first, int last, int k0, int k1) {
+  if (first >= m->qlen || k0 >= m->kvlen) return 0;
+  if (m->right >= 0 && k0 > min(last, m->qlen - 1) + m->diag + m->right) return 0;
+  if (m->left >= 0 && k1 < first + m->diag - m->left) return 0;
+  return 1;
+}
+
+/* Whether every (row, key) of the block is allowed by the positional rules. */
+inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1) {
+  if (last >= m->qlen || k1 >= m->kvlen) return 0;
+  if (m->right >= 0 && k1 > first + m->diag + m->right) return 0;
+  if (m->left >= 0 && k0 < last + m->diag - m->left) return 0;
+  return 1;
+}
+
+/* ---- the kernel ----------------------------------------------------------------------- */
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
+    __global const STORAGE(Q_TYPE) *q, long q_off, long q_sb, long q_sh, long q_ss,
+    __global const STORAGE(K_TYPE) *k, long k_off, long k_sb, long k_sh, long k_ss,
+    __global const STORAGE(V_TYPE) *v, long v_off, long v_sb, long v_sh, long v_ss,
+    __global STORAGE(O_TYPE) *o, long o_off, long o_sb, long o_sh, long o_ss,
+    __global float *lse, long l_off, long l_sb, long l_sh, long l_ss,
+    const int q_heads, const int group, const int sq, const int skv, const float scale,
+    const float softcap, const int causal, const int bottom_right, const int window_left,
+    const int window_right, __global const int *kv_lens, __global const int *q_lens,
+    const int mask_kind, __global const uchar *mask, long m_off, long m_sb, long m_sh,
+    long m_sq) {
+  __local float kt[HEAD_DIM * TILE_K];
+  __local float vs[TILE_K * DV_PAD];
+  __local int nonfinite[2]; /* per tile parity: the V tile holds NaN or inf */
+
+  const int lid = get_local_id(0);
+  const int bh = get_global_id(1);
+  const int b = bh / q_heads, h = bh % q_heads, hk = h / group;
+  const int block_first = get_group_id(0) * (WG * ROWS);
+  const int first = block_first + lid * ROWS; /* this work-item's rows: first .. first+ROWS-1 */
+
+  mask_rules rules;
+  rules.qlen = q_lens ? clamp(q_lens[b], 0, sq) : sq;
+  rules.kvlen = kv_lens ? clamp(kv_lens[b], 0, skv) : skv;
+  rules.diag = bottom_right ? rules.kvlen - rules.qlen : 0;
+  rules.left = window_left;
+  rules.right = causal ? (window_right < 0 ? 0 : min(window_right, 0)) : window_right;
+
+  /* Scores go straight to log2 units unless softcap or an additive mask needs them in
+   * natural units first. */
+  const int fold = softcap == 0.0f && mask_kind != 2;
+  const float q_scale = fold ? scale * LOG2E : scale;
+
+  /* The keys any row of the work-group can attend, in whole tiles. */
+  const int block_last = min(block_first + WG * ROWS, rules.qlen) - 1;
+  int k_begin = 0, k_end = rules.kvlen;
+  if (rules.left >= 0) k_begin = max(0, block_first + rules.diag - rules.left);
+  if (rules.right >= 0) k_end = min(k_end, block_last + rules.diag + rules.right + 1);
+  k_begin = k_begin / TILE_K * TILE_K;
+
+  const long q_base = q_off + b * q_sb + h * q_sh;
+  const long k_base = k_off + b * k_sb + hk * k_sh;
+  const long v_base = v_off + b * v_sb + hk * v_sh;
+  const long m_base = m_off + b * m_sb + h * m_sh;
+
+  float qf[ROWS][HEAD_DIM];
+  float acc[ROWS][DV_PAD];
+  float m_run[ROWS], l_run[ROWS];
+  #pragma unroll
+  for (int r = 0; r < ROWS; r++) {
+    int row = first + r;
+    for (int d = 0; d < HEAD_DIM; d++)
+      qf[r][d] = row < rules.qlen ? LOAD(Q_TYPE, q, q_base + row * q_ss + d) * q_scale : 0.0f;
+    for (int d = 0; d < DV_PAD; d++) acc[r][d] = 0.0f;
+    m_run[r] = -INFINITY;
+    l_run[r] = 0.0f;
+  }
+  if (lid == 0) nonfinite[0] = nonfinite[1] = 0;
+
+  for (int k0 = k_begin, parity = 0; k0 < k_end; k0 += TILE_K, parity ^= 1) {
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile is consumed */
+    if (lid == 0) nonfinite[parity ^ 1] = 0;
+    /* Each work-item stages whole key rows: contiguous loads, no per-element division. */
+    int bad = 0;
+    for (int t = lid; t < TILE_K; t += WG) {
+      const int key = k0 + t;
+      const int live = key < k_end; /* rows past the block's keys are zero: never poison */
+      const long k_row = k_base + (long)min(key, k_end - 1) * k_ss;
+      const long v_row = v_base + (long)min(key, k_end - 1) * v_ss;
+      for (int d = 0; d < HEAD_DIM; d++)
+        kt[d * TILE_K + t] = live ? LOAD(K_TYPE, k, k_row + d) : 0.0f;
+      for (int d = 0; d < V_DIM; d++) {
+        float x = live ? LOAD(V_TYPE, v, v_row + d) : 0.0f;
+        bad |= isinf(x) | isnan(x);
+        vs[t * DV_PAD + d] = x;
+      }
+      for (int d = V_DIM; d < DV_PAD; d++) vs[t * DV_PAD + d] = 0.0f;
+    }
+    if (bad) atomic_or(&nonfinite[parity], 1);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    const int k1 = k0 + TILE_K - 1;
+    const int last = first + ROWS - 1;
+    if (!block_reachable(&rules, first, last, k0, k1)) continue;
+
+    /* S = Q K^T for ROWS x TILE_K, as outer products of query elements and key vectors. */
+    floatv s[ROWS][NT];
+    #pragma unroll
+    for (int r = 0; r < ROWS; r++)
+      #pragma unroll
+      for (int t = 0; t < NT; t++) s[r][t] = (floatv)(0.0f);
+    for (int d = 0; d < HEAD_DIM; d++) {
+      floatv kv[NT];
+      #pragma unroll
+      for (int t = 0; t < NT; t++) kv[t] = VLOAD(kt + d * TILE_K + t * VEC);
+      #pragma unroll
+      for (int r = 0; r < ROWS; r++) {
+        floatv qd = (floatv)(qf[r][d]);
+        #pragma unroll
+        for (int t = 0; t < NT; t++) s[r][t] = fma(qd, kv[t], s[r][t]);
+      }
+    }
+    if (softcap != 0.0f)
+      #pragma unroll
+      for (int r = 0; r < ROWS; r++)
+        #pragma unroll
+        for (int t = 0; t < NT; t++) s[r][t] = softcap * tanh(s[r][t] / softcap);
+
+    /* Masks, element by element, only where the tile is not wholly inside the rules. */
+    if (mask_kind != 0 || !block_inside(&rules, first, last, k0, k1)) {
+      float sf[ROWS][TILE_K];
+      #pragma unroll
+      for (int r = 0; r < ROWS; r++) {
+        #pragma unroll
+        for (int t = 0; t < NT; t++) VSTORE(s[r][t], &sf[r][t * VEC]);
+        const long m_row = m_base + (long)(first + r) * m_sq;
+        for (int j = 0; j < TILE_K; j++) {
+          int key = k0 + j;
+          int ok = key_allowed(&rules, first + r, key);
+          if (ok && mask_kind == 1) ok = mask[m_row + key] != 0;
+          if (ok && mask_kind == 2) {
+            float add = ((__global const float *)mask)[m_row + key];
+            ok = add != -INFINITY;
+            sf[r][j] += add;
+          }
+          if (!ok) sf[r][j] = -INFINITY;
+        }
+        #pragma unroll
+        for (int t = 0; t < NT; t++) s[r][t] = VLOAD(&sf[r][t * VEC]);
+      }
+    }
+    if (!fold)
+      #pragma unroll
+      for (int r = 0; r < ROWS; r++)
+        #pragma unroll
+        for (int t = 0; t < NT; t++) s[r][t] *= LOG2E;
+
+    /* Online softmax: rescale what was accumulated by exp2(m_old - m_new). */
+    const int poisoned = nonfinite[parity];
+    float p[ROWS][TILE_K], alpha[ROWS];
+    #pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+      floatv mx = s[r][0];
+      for (int t = 1; t < NT; t++) mx = fmax(mx, s[r][t]);
+      float m_new = fmax(m_run[r], hmax(mx));
+      int none = m_new == -INFINITY; /* nothing attended yet: keep sums at zero */
+      alpha[r] = none ? 1.0f : exp2(m_run[r] - m_new);
+      floatv m_use = (floatv)(none ? 0.0f : m_new);
+      floatv sum = (floatv)(0.0f);
+      #pragma unroll
+      for (int t = 0; t < NT; t++) {
+        floatv pv = exp2v(s[r][t] - m_use);
+        if (poisoned) pv = select(pv, (floatv)(-0.0f), isequal(s[r][t], (floatv)(-INFINITY)));
+        sum += pv;
+        VSTORE(pv, &p[r][t * VEC]);
+      }
+      l_run[r] = l_run[r] * alpha[r] + hsum(sum);
+      m_run[r] = m_new;
+    }
+
+    /* O = alpha * O + P V, two vectors of features per pass: 2 * ROWS independent FMA
+     * chains hide the FMA latency that one vector per row exposes. */
+    int c = 0;
+    for (; c + 2 * VEC <= DV_PAD; c += 2 * VEC) {
+      floatv lo[ROWS], hi[ROWS];
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) {
+        lo[r] = VLOAD(&acc[r][c]) * alpha[r];
+        hi[r] = VLOAD(&acc[r][c + VEC]) * alpha[r];
+      }
+#pragma unroll
+      for (int j = 0; j < TILE_K; j++) {
+        floatv v_lo = VLOAD(vs + j * DV_PAD + c), v_hi = VLOAD(vs + j * DV_PAD + c + VEC);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+          if (poisoned && as_uint(p[r][j]) == 0x80000000u) continue; /* masked: skip poison */
+          lo[r] = fma((floatv)(p[r][j]), v_lo, lo[r]);
+          hi[r] = fma((floatv)(p[r][j]), v_hi, hi[r]);
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) {
+        VSTORE(lo[r], &acc[r][c]);
+        VSTORE(hi[r], &acc[r][c + VEC]);
+      }
+    }
+    if (c < DV_PAD) { /* an odd number of feature vectors: the last one alone */
+      floatv out[ROWS];
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) out[r] = VLOAD(&acc[r][c]) * alpha[r];
+#pragma unroll
+      for (int j = 0; j < TILE_K; j++) {
+        floatv vv = VLOAD(vs + j * DV_PAD + c);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+          if (poisoned && as_uint(p[r][j]) == 0x80000000u) continue;
+          out[r] = fma((floatv)(p[r][j]), vv, out[r]);
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) VSTORE(out[r], &acc[r][c]);
+    }
+  }
+
+  /* Normalise and store. Rows with nothing attended (l = 0) are zero; NaN sums propagate. */
+  const long o_base = o_off + b * o_sb + h * o_sh;
+  #pragma unroll
+  for (int r = 0; r < ROWS; r++) {
+    int row = first + r;
+    if (row >= sq) break;
+    int empty = l_run[r] == 0.0f;
+    float inv = empty ? 0.0f : 1.0f / l_run[r];
+    for (int d = 0; d < V_DIM; d++)
+      STORE(O_TYPE, o, o_base + row * o_ss + d, empty ? 0.0f : acc[r][d] * inv);
+    if (lse)
+      lse[l_off + b * l_sb + h * l_sh + row * l_ss] =
+          empty ? -INFINITY : (m_run[r] + log2(l_run[r])) * LN2; /* m is in log2 units */
+  }
+}

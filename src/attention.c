@@ -1,0 +1,142 @@
+/* clattn_attention_forward: validate, pick the kernel variant, set arguments, enqueue. */
+#include <string.h>
+
+#include "attention_config.h"
+#include "attention_validate.h"
+#include "context.h"
+#include "errors.h"
+#include "program.h"
+
+void clattn_attention_desc_init(clattn_attention_desc *desc) {
+  if (!desc) return;
+  memset(desc, 0, sizeof *desc);
+  desc->alignment = CLATTN_ALIGN_TOP_LEFT;
+  desc->window_left = desc->window_right = -1;
+  desc->mask.type = CLATTN_MASK_NONE;
+}
+
+/* Arguments in the kernel's order; cl_long for every offset and stride. */
+typedef struct arg_list {
+  cl_kernel kernel;
+  cl_uint next;
+  cl_int err;
+} arg_list;
+
+static void arg(arg_list *a, size_t size, const void *value) {
+  if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->kernel, a->next, size, value);
+  a->next++;
+}
+
+static void arg_long(arg_list *a, int64_t value) {
+  cl_long x = value;
+  arg(a, sizeof x, &x);
+}
+
+static void arg_int(arg_list *a, int value) {
+  cl_int x = value;
+  arg(a, sizeof x, &x);
+}
+
+static void arg_float(arg_list *a, float value) { arg(a, sizeof value, &value); }
+
+/* A NULL cl_mem passes a NULL pointer to the kernel (absent optional input). */
+static void arg_buffer(arg_list *a, cl_mem buffer) { arg(a, sizeof buffer, buffer ? &buffer : NULL); }
+
+static void arg_view(arg_list *a, const clattn_tensor *t) {
+  arg_buffer(a, t ? t->buffer : NULL);
+  arg_long(a, t ? (int64_t)t->offset : 0);
+  arg_long(a, t ? t->stride_batch : 0);
+  arg_long(a, t ? t->stride_head : 0);
+  arg_long(a, t ? t->stride_seq : 0);
+}
+
+static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
+                            const clattn__attention_shape *s, const clattn_tensor *t[5]) {
+  arg_list a = {kernel, 0, CL_SUCCESS};
+  for (int i = 0; i < 5; i++) arg_view(&a, t[i]);
+  arg_int(&a, s->q_heads);
+  arg_int(&a, s->q_heads / s->kv_heads);
+  arg_int(&a, s->q_len);
+  arg_int(&a, s->kv_len);
+  arg_float(&a, s->scale);
+  arg_float(&a, d->softcap);
+  arg_int(&a, d->causal != 0);
+  arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
+  arg_int(&a, s->window_left);
+  arg_int(&a, s->window_right);
+  arg_buffer(&a, d->kv_lens);
+  arg_buffer(&a, d->q_lens);
+  arg_int(&a, (int)d->mask.type);
+  arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
+  arg_long(&a, (int64_t)d->mask.offset);
+  arg_long(&a, d->mask.stride_batch);
+  arg_long(&a, d->mask.stride_head);
+  arg_long(&a, d->mask.stride_query);
+  return a.err;
+}
+
+/* Builds (or finds) the variant and checks that the device accepts its work-group size,
+ * halving the work-group until it does. */
+static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_shape *s,
+                                const clattn_tensor *t[4], clattn__attention_config *config,
+                                cl_kernel *kernel) {
+  clattn_dtype types[4] = {t[0]->dtype, t[1]->dtype, t[2]->dtype, t[3]->dtype};
+  for (;;) {
+    clattn__defines defines;
+    cl_program program;
+    clattn__attention_defines(config, s->head_dim, s->v_dim, types, &defines);
+    clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
+    if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, "attention_fwd", kernel);
+    if (status != CLATTN_SUCCESS) return status;
+    size_t limit = 0;
+    cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                          sizeof limit, &limit, NULL);
+    if (err != CL_SUCCESS) {
+      clReleaseKernel(*kernel);
+      return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "attention_fwd");
+    }
+    if ((size_t)config->wg <= limit) return CLATTN_SUCCESS;
+    clReleaseKernel(*kernel);
+    if (config->wg == 1)
+      return clattn__fail(ctx, CLATTN_UNSUPPORTED, "attention_fwd does not fit %s even with one work-item",
+                          ctx->info.name);
+    config->wg /= 2;
+  }
+}
+
+clattn_status clattn_attention_forward(clattn_context *ctx, cl_command_queue queue,
+                                       const clattn_attention_desc *desc,
+                                       const clattn_tensor *q, const clattn_tensor *k,
+                                       const clattn_tensor *v, const clattn_tensor *o,
+                                       const clattn_tensor *lse, cl_uint num_wait_events,
+                                       const cl_event *wait_events, cl_event *event) {
+  if (!ctx) return clattn__fail(NULL, CLATTN_INVALID_ARGUMENT, "ctx must not be NULL");
+  if (!queue) queue = ctx->queue;
+  clattn__attention_shape shape;
+  clattn_status status = clattn__attention_validate(ctx, queue, desc, q, k, v, o, lse,
+                                                    num_wait_events, wait_events, &shape);
+  clattn__attention_config config;
+  if (status == CLATTN_SUCCESS)
+    status = clattn__attention_pick_config(ctx, shape.head_dim, shape.v_dim, &config);
+  const clattn_tensor *tensors[5] = {q, k, v, o, lse};
+  cl_kernel kernel = NULL;
+  if (status == CLATTN_SUCCESS) status = get_kernel(ctx, &shape, tensors, &config, &kernel);
+  if (status != CLATTN_SUCCESS) return status;
+
+  cl_int err = set_arguments(kernel, desc, &shape, tensors);
+  if (err != CL_SUCCESS) {
+    clReleaseKernel(kernel);
+    return clattn__fail_cl(ctx, err, "clSetKernelArg", "attention_fwd");
+  }
+  size_t rows_per_group = (size_t)config.wg * config.rows;
+  size_t groups = ((size_t)shape.q_len + rows_per_group - 1) / rows_per_group;
+  size_t global[2] = {groups * (size_t)config.wg, (size_t)shape.batch * (size_t)shape.q_heads};
+  size_t local[2] = {(size_t)config.wg, 1};
+  err = clEnqueueNDRangeKernel(queue, kernel, 2, NULL, global, local, num_wait_events,
+                               wait_events, event);
+  clReleaseKernel(kernel); /* the enqueued command keeps what it needs */
+  if (err != CL_SUCCESS)
+    return clattn__fail_cl(ctx, err, "clEnqueueNDRangeKernel", "attention_fwd with %zux%zu work-items",
+                           global[0], global[1]);
+  return CLATTN_SUCCESS;
+}
