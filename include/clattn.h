@@ -124,7 +124,7 @@ typedef struct clattn_device_info {
   cl_uint preferred_vector_width_float;
   cl_uint mem_base_addr_align;  /* bits */
   int has_fp16;                 /* cl_khr_fp16: half arithmetic (half storage always works) */
-  int has_fp64;                 /* cl_khr_fp64 */
+  int has_fp64;                 /* cl_khr_fp64, or a non-zero CL_DEVICE_DOUBLE_FP_CONFIG */
   int compiler_available;       /* CL_DEVICE_COMPILER_AVAILABLE and LINKER_AVAILABLE */
   char extensions[4096];        /* space-separated; truncated if longer */
 } clattn_device_info;
@@ -172,8 +172,10 @@ typedef struct clattn_context_options {
    * library; for kernel development. NULL: CLATTN_KERNEL_DIR, else embedded. */
   const char *kernel_dir;
   /* Directory of prebuilt binaries, each named "<key>.bin" as clattn_kernel_variants
-   * reports, for devices without a compiler (FPGAs). NULL: CLATTN_BINARY_DIR, else none.
-   * Consulted before the disk cache. */
+   * reports, for devices without a compiler (FPGAs). A file there is either what
+   * clattn_export_binaries writes (framed and checksummed) or the raw device binary an
+   * offline compiler produced. A binary the driver rejects counts as missing. NULL:
+   * CLATTN_BINARY_DIR, else none. Consulted before the disk cache. */
   const char *binary_dir;
   /* 1 (default): build from source when no binary is found. 0: never call the compiler, as
    * on a device without one; a missing binary then gives CLATTN_NO_COMPILER. */

@@ -66,11 +66,15 @@ clattn_status clattn_kernel_variants(clattn_context *ctx, clattn_kernel_variant 
   clattn__variant *variants;
   size_t n;
   clattn_status status = collect(ctx, &variants, &n);
-  for (size_t i = 0; status == CLATTN_SUCCESS && i < n && i < capacity; i++) {
-    memset(&out[i], 0, sizeof out[i]);
-    strncpy(out[i].file, variants[i].file, sizeof out[i].file - 1);
-    status = clattn__program_identity(ctx, variants[i].file, &variants[i].defines,
-                                      out[i].options, out[i].key);
+  /* Every identity is computed, listed or not, so that an unreadable source is reported
+   * however large the caller's array is. */
+  for (size_t i = 0; status == CLATTN_SUCCESS && i < n; i++) {
+    clattn_kernel_variant item;
+    memset(&item, 0, sizeof item);
+    strncpy(item.file, variants[i].file, sizeof item.file - 1);
+    status = clattn__program_identity(ctx, variants[i].file, &variants[i].defines, item.options,
+                                      item.key);
+    if (status == CLATTN_SUCCESS && i < capacity) out[i] = item;
   }
   free(variants);
   if (status != CLATTN_SUCCESS) return status;

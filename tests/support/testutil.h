@@ -23,6 +23,17 @@ static inline char *tu_join(const char *a, const char *b) {
   return out;
 }
 
+/* scratch_dir, with the returned path kept reachable until exit so that LeakSanitizer does
+ * not report the "lives until exit" buffers of a test that keeps them in locals. */
+static inline const char *tu_scratch_dir(const char *name) {
+  static const char *kept[128];
+  static size_t kept_count;
+  const char *dir = scratch_dir(name);
+  if (!dir) check_fail(__FILE__, __LINE__, "cannot make scratch directory %s", name);
+  if (kept_count < sizeof kept / sizeof kept[0]) kept[kept_count++] = dir;
+  return dir;
+}
+
 /* The repository root, which CTest passes in CLATTN_SOURCE_DIR. */
 static inline const char *tu_source_dir(void) {
   const char *dir = getenv("CLATTN_SOURCE_DIR");
