@@ -14,7 +14,8 @@ typedef struct clattn_cli_command {
 
 static const clattn_cli_command clattn_cli_commands[] = {
     {"devices", clattn_cli_devices_run, "list OpenCL platforms and devices, marking the default"},
-    {"demo", clattn_cli_demo_run, "prepare the kernels, show the caches, measure the device"},
+    {"demo", clattn_cli_demo_run, "run causal attention on random data, check it, time it"},
+    {"run", clattn_cli_run_run, "run attention on .npy files: Q, K, V [, mask, lengths] -> O"},
     {"kernels", clattn_cli_kernels_run, "list kernel variants and export their binaries"},
 };
 
@@ -36,6 +37,10 @@ static void clattn_cli_usage(FILE *out) {
         "                 first GPU, accelerator or CPU\n"
         "  -h, --help     show this help and exit\n"
         "  -V, --version  show the version and exit\n"
+        "\n"
+        "Examples:\n"
+        "  clattn demo\n"
+        "  clattn run --q q.npy --k k.npy --v v.npy --out o.npy --causal bottom-right\n"
         "\n"
         "Environment: CLATTN_DEVICE, CLATTN_CACHE_DIR, CLATTN_CACHE=0 (no disk cache),\n"
         "CLATTN_BINARY_DIR (prebuilt kernels), CLATTN_KERNEL_DIR (kernel sources).\n"

@@ -8,6 +8,11 @@
 #   STDERR_REGEX      regex stderr must match            STDERR_NOT_REGEX  ... must not match
 #   FRESH_DIR         directory removed before the run (a cold cache, an empty export dir)
 #   EXPECT_GLOB       glob that must match at least one file after the run
+#   NO_FILE           comma-separated files removed before the run that must still not exist
+#                     after it (a failed command writes nothing)
+#   COMPARE           comma-separated pairs ACTUAL,EXPECTED of .npy files: each ACTUAL is
+#                     removed before the run and compared after it by COMPARE_TOOL
+#                     (npy_compare) within RTOL and ATOL
 #
 # CTest's PASS_REGULAR_EXPRESSION ignores the exit status and WILL_FAIL accepts any failure,
 # crashes included; this script checks both, exactly.
@@ -34,6 +39,21 @@ endif()
 if(FRESH_DIR)
   file(REMOVE_RECURSE "${FRESH_DIR}")
 endif()
+# Lists arrive comma-separated: a ';' would split the argument on CTest's command line.
+string(REPLACE "," ";" _no_files "${NO_FILE}")
+string(REPLACE "," ";" _compare "${COMPARE}")
+set(_actuals "")
+set(_i 0)
+foreach(_path IN LISTS _compare)
+  math(EXPR _odd "${_i} % 2")
+  if(_odd EQUAL 0)
+    list(APPEND _actuals "${_path}")
+  endif()
+  math(EXPR _i "${_i} + 1")
+endforeach()
+foreach(_path IN LISTS _no_files _actuals)
+  file(REMOVE "${_path}")
+endforeach()
 
 execute_process(COMMAND ${_command}
                 RESULT_VARIABLE _rc
@@ -64,6 +84,29 @@ if(EXPECT_GLOB)
   if(NOT _files)
     string(APPEND _failures "  no file matches ${EXPECT_GLOB}\n")
   endif()
+endif()
+
+foreach(_path IN LISTS _no_files)
+  if(EXISTS "${_path}")
+    string(APPEND _failures "  ${_path} exists, but the command must not write it\n")
+  endif()
+endforeach()
+list(LENGTH _compare _count)
+if(_count GREATER 0 AND NOT _failures)
+  math(EXPR _last_pair "${_count} - 1")
+  foreach(_i RANGE 0 ${_last_pair} 2)
+    math(EXPR _j "${_i} + 1")
+    list(GET _compare ${_i} _actual)
+    list(GET _compare ${_j} _expected)
+    execute_process(COMMAND "${COMPARE_TOOL}" "${_actual}" "${_expected}" "${RTOL}" "${ATOL}"
+                    RESULT_VARIABLE _compare_rc
+                    OUTPUT_VARIABLE _compare_out
+                    ERROR_VARIABLE _compare_out)
+    message("compare ${_actual} with ${_expected}: ${_compare_out}")
+    if(NOT _compare_rc EQUAL 0)
+      string(APPEND _failures "  ${_actual} differs from ${_expected}: ${_compare_out}\n")
+    endif()
+  endforeach()
 endif()
 
 if(_failures)

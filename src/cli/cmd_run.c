@@ -1,0 +1,273 @@
+/*
+ * clattn run: attention on .npy files. The command line and the files are checked first
+ * (exit 2, nothing written), then the device runs (exit 1 on failure), and only then are the
+ * outputs written, each to a temporary name that is renamed into place once complete.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npy.h"
+#include "run.h"
+
+void clattn_cli_run_usage(FILE *out) {
+  fputs("usage: clattn run --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
+        "\n"
+        "Computes O = softmax(scale * Q K^T [softcap] [+ mask]) V on the device and\n"
+        "writes O as a float32 .npy file in the inputs' layout. Q, K and V are float32 or\n"
+        "float16 arrays (B, H, S, D); K and V may have fewer heads than Q (grouped-query\n"
+        "attention), and V its own head dimension. They are converted to the --dtype\n"
+        "storage type on the host, and O is stored in it on the device. The mask is\n"
+        "indexed (B, Hq, Sq, Skv) whatever the layout.\n"
+        "\n"
+        "Options:\n"
+        "  --q, --k, --v FILE     the inputs\n"
+        "  --out FILE             the output O, float32\n"
+        "  --layout bhsd|bshd     (B, H, S, D) or (B, S, H, D) arrays (default bhsd)\n"
+        "  --causal top-left|bottom-right\n"
+        "                         causal mask whose diagonal starts at the first query\n"
+        "                         and key (top-left) or ends at the last ones\n"
+        "  --window LEFT,RIGHT    query i attends keys i-LEFT .. i+RIGHT, aligned as\n"
+        "                         --causal (default top-left); -1: unbounded side\n"
+        "  --scale X              score scale (default 1/sqrt(D))\n"
+        "  --softcap C            scores become C*tanh(s/C) before the masks\n"
+        "  --mask FILE            bool or uint8 (nonzero attends), or float32 or float16\n"
+        "                         added to the scores (-inf masks); broadcastable to\n"
+        "                         (B, Hq, Sq, Skv)\n"
+        "  --kv-lens FILE         int32 or int64 (B,): valid keys of each batch\n"
+        "  --q-lens FILE          int32 or int64 (B,): valid queries of each batch (the\n"
+        "                         other rows are zero)\n"
+        "  --dtype f32|f16|bf16   storage type on the device (default f32)\n"
+        "  --lse FILE             also write each row's log-sum-exp: float32 (B, H, S),\n"
+        "                         or (B, S, H) with --layout bshd\n"
+        "  --device SEL           the device, as for 'clattn --device'\n"
+        "\n"
+        "Exit status: 0 done; 2 a wrong command line or input file (nothing is written);\n"
+        "1 a failure on the device or while writing.\n",
+        out);
+}
+
+/* The raw words of the command line, before they are checked. */
+typedef struct run_words {
+  const char *layout, *causal, *window, *scale, *softcap, *dtype;
+} run_words;
+
+/* Index of `value` in `choices`, or -1 after printing what was expected. */
+static int run_choice(const char *argument, const char *value, const char *const *choices,
+                      int count) {
+  for (int i = 0; i < count; ++i) {
+    if (strcmp(value, choices[i]) == 0) {
+      return i;
+    }
+  }
+  clattn_cli_run_reject(argument, "expected %s%s%s%s%s, got '%s'", choices[0],
+                        count > 2 ? ", " : " or ", choices[1], count > 2 ? " or " : "",
+                        count > 2 ? choices[2] : "", value);
+  return -1;
+}
+
+/* A finite float, not zero when `nonzero` (the library reads 0 as "default"). */
+static int run_float(const char *argument, const char *value, int nonzero, float *out) {
+  char *end = NULL;
+  errno = 0;
+  double x = strtod(value, &end);
+  if (end == value || *end != '\0' || !isfinite(x) || fabs(x) > FLT_MAX) {
+    return clattn_cli_run_reject(argument, "expected a finite number, got '%s'", value);
+  }
+  if (nonzero && x == 0.0) {
+    return clattn_cli_run_reject(argument, "must not be 0");
+  }
+  *out = (float)x;
+  return CLATTN_CLI_OK;
+}
+
+/* "LEFT,RIGHT", each an integer >= -1. */
+static int run_window(const char *value, int64_t *left, int64_t *right) {
+  char *end = NULL;
+  errno = 0;
+  long long l = strtoll(value, &end, 10);
+  int ok = end != value && *end == ',' && errno == 0 && l >= -1;
+  const char *second = ok ? end + 1 : value;
+  long long r = ok ? strtoll(second, &end, 10) : 0;
+  ok = ok && end != second && *end == '\0' && errno == 0 && r >= -1;
+  if (!ok) {
+    return clattn_cli_run_reject("--window",
+                                 "expected LEFT,RIGHT with integers >= -1 (-1: unbounded), "
+                                 "got '%s'",
+                                 value);
+  }
+  *left = l;
+  *right = r;
+  return CLATTN_CLI_OK;
+}
+
+static int run_options_check(const run_words *w, clattn_cli_run_options *o) {
+  static const char *const layouts[2] = {"bhsd", "bshd"};
+  static const char *const causals[2] = {"top-left", "bottom-right"};
+  static const char *const dtypes[3] = {"f32", "f16", "bf16"};
+  const char *required[4][2] = {
+      {"--q", o->q_path}, {"--k", o->k_path}, {"--v", o->v_path}, {"--out", o->out_path}};
+  for (int i = 0; i < 4; ++i) {
+    if (required[i][1] == NULL || required[i][1][0] == '\0') {
+      return clattn_cli_run_reject(required[i][0], "this option is required");
+    }
+  }
+  int layout = w->layout != NULL ? run_choice("--layout", w->layout, layouts, 2) : 0;
+  int causal = w->causal != NULL ? run_choice("--causal", w->causal, causals, 2) : 0;
+  int dtype = w->dtype != NULL ? run_choice("--dtype", w->dtype, dtypes, 3) : 0;
+  if (layout < 0 || causal < 0 || dtype < 0) {
+    return CLATTN_CLI_USAGE;
+  }
+  o->layout = layout == 0 ? CLATTN_LAYOUT_BHSD : CLATTN_LAYOUT_BSHD;
+  o->causal = w->causal != NULL;
+  o->alignment = causal == 0 ? CLATTN_ALIGN_TOP_LEFT : CLATTN_ALIGN_BOTTOM_RIGHT;
+  o->dtype = dtype == 0 ? CLATTN_F32 : dtype == 1 ? CLATTN_F16 : CLATTN_BF16;
+  o->window_left = o->window_right = -1;
+  if (w->window != NULL && run_window(w->window, &o->window_left, &o->window_right) != 0) {
+    return CLATTN_CLI_USAGE;
+  }
+  if (w->scale != NULL && run_float("--scale", w->scale, 1, &o->scale) != 0) {
+    return CLATTN_CLI_USAGE;
+  }
+  if (w->softcap != NULL && run_float("--softcap", w->softcap, 0, &o->softcap) != 0) {
+    return CLATTN_CLI_USAGE;
+  }
+  if (o->softcap < 0.0f) {
+    return clattn_cli_run_reject("--softcap", "must be positive (or 0: off), got '%s'",
+                                 w->softcap);
+  }
+  if (o->lse_path != NULL && strcmp(o->lse_path, o->out_path) == 0) {
+    return clattn_cli_run_reject("--lse", "is the same file as --out");
+  }
+  return CLATTN_CLI_OK;
+}
+
+/* "<path>.clattn-tmp", malloc'd. */
+static char *run_temp_name(const char *path) {
+  static const char suffix[] = ".clattn-tmp";
+  size_t n = strlen(path);
+  char *name = malloc(n + sizeof suffix);
+  if (name != NULL) {
+    memcpy(name, path, n);
+    memcpy(name + n, suffix, sizeof suffix);
+  }
+  return name;
+}
+
+/* Writes one array to its temporary name; prints the failure. */
+static int run_write_temp(const char *argument, const char *temp, int rank,
+                          const int64_t *shape, const float *data) {
+  char error[768];
+  if (temp == NULL) {
+    return clattn_cli_out_of_memory();
+  }
+  if (clattn_npy_write(temp, CLATTN_NPY_F32, rank, shape, data, error, sizeof error) != 0) {
+    fprintf(stderr, "clattn run: %s: %s\n", argument, error);
+    return CLATTN_CLI_FAILURE;
+  }
+  return CLATTN_CLI_OK;
+}
+
+static int run_rename(const char *argument, const char *temp, const char *path) {
+  if (rename(temp, path) != 0) {
+    fprintf(stderr, "clattn run: %s: cannot rename '%s' to '%s': %s\n", argument, temp, path,
+            strerror(errno));
+    remove(temp);
+    return CLATTN_CLI_FAILURE;
+  }
+  return CLATTN_CLI_OK;
+}
+
+/* Writes O and LSE: both complete under temporary names first, then renamed. */
+static int run_outputs_write(const clattn_cli_run_options *o, const clattn_cli_run_problem *p,
+                             const clattn_cli_run_result *r) {
+  int bhsd = o->layout == CLATTN_LAYOUT_BHSD;
+  int64_t shape[4] = {p->batch, bhsd ? p->q_heads : p->q_len, bhsd ? p->q_len : p->q_heads,
+                      p->v_head_dim};
+  char *o_temp = run_temp_name(o->out_path);
+  char *lse_temp = o->lse_path != NULL ? run_temp_name(o->lse_path) : NULL;
+  int rc = run_write_temp("--out", o_temp, 4, shape, r->o);
+  if (rc == CLATTN_CLI_OK && o->lse_path != NULL) {
+    rc = run_write_temp("--lse", lse_temp, 3, shape, r->lse);
+    if (rc != CLATTN_CLI_OK) {
+      remove(o_temp);
+    }
+  }
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_rename("--out", o_temp, o->out_path);
+    if (rc != CLATTN_CLI_OK && lse_temp != NULL) {
+      remove(lse_temp);
+    }
+  }
+  if (rc == CLATTN_CLI_OK && lse_temp != NULL) {
+    rc = run_rename("--lse", lse_temp, o->lse_path);
+  }
+  if (rc == CLATTN_CLI_OK) {
+    char dims[256];
+    printf("wrote %s: float32 %s\n", o->out_path,
+           clattn_npy_shape_format(4, shape, dims, sizeof dims));
+    if (o->lse_path != NULL) {
+      printf("wrote %s: float32 %s\n", o->lse_path,
+             clattn_npy_shape_format(3, shape, dims, sizeof dims));
+    }
+  }
+  free(o_temp);
+  free(lse_temp);
+  return rc;
+}
+
+static int run_steps(const clattn_cli_run_options *o) {
+  clattn_cli_run_problem problem;
+  clattn_cli_run_result result;
+  memset(&result, 0, sizeof result);
+  int rc = clattn_cli_run_inputs_load(o, &problem);
+  if (rc == CLATTN_CLI_OK) {
+    rc = clattn_cli_run_device(o, &problem, &result);
+  }
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_outputs_write(o, &problem, &result);
+  }
+  clattn_cli_run_result_free(&result);
+  clattn_cli_run_problem_free(&problem);
+  return rc;
+}
+
+int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals) {
+  clattn_cli_run_options o;
+  run_words w;
+  int help = 0;
+  memset(&o, 0, sizeof o);
+  memset(&w, 0, sizeof w);
+  o.device = globals->device;
+  const clattn_cli_option options[] = {
+      {"--help", "-h", NULL, &help},
+      {"--q", NULL, &o.q_path, NULL},
+      {"--k", NULL, &o.k_path, NULL},
+      {"--v", NULL, &o.v_path, NULL},
+      {"--out", NULL, &o.out_path, NULL},
+      {"--layout", NULL, &w.layout, NULL},
+      {"--causal", NULL, &w.causal, NULL},
+      {"--window", NULL, &w.window, NULL},
+      {"--scale", NULL, &w.scale, NULL},
+      {"--softcap", NULL, &w.softcap, NULL},
+      {"--mask", NULL, &o.mask_path, NULL},
+      {"--kv-lens", NULL, &o.kv_lens_path, NULL},
+      {"--q-lens", NULL, &o.q_lens_path, NULL},
+      {"--dtype", NULL, &w.dtype, NULL},
+      {"--lse", NULL, &o.lse_path, NULL},
+      {"--device", NULL, &o.device, NULL},
+      {NULL, NULL, NULL, NULL},
+  };
+  if (clattn_cli_args_parse("run", argc, argv, options, NULL) != CLATTN_CLI_OK) {
+    clattn_cli_run_usage(stderr);
+    return CLATTN_CLI_USAGE;
+  }
+  if (help) {
+    clattn_cli_run_usage(stdout);
+    return CLATTN_CLI_OK;
+  }
+  int rc = run_options_check(&w, &o);
+  return rc == CLATTN_CLI_OK ? run_steps(&o) : rc;
+}
