@@ -1,0 +1,39 @@
+/*
+ * Helpers shared by bench_attention's files: clocks, profiling events, statistics, test data
+ * and JSON strings. Nothing here knows about attention.
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clattn.h"
+
+/* Seconds on a monotonic clock. */
+double bench_now(void);
+
+/* Seconds between an event's CL_PROFILING_COMMAND_START and _END; CL error code or 0. The
+ * event's queue must have profiling enabled and the event must be complete. */
+cl_int bench_event_seconds(cl_event event, double *seconds);
+
+/* Sorts values[0..n-1] (n >= 1) ascending and returns their median. */
+double bench_sort_median(double *values, int n);
+
+/* Fills x[0..n-1] with uniform values in [-amplitude, amplitude) from the generator state
+ * *seed (any value; advanced). The same seed gives the same values on every machine. */
+void bench_fill_uniform(float *x, size_t n, float amplitude, uint64_t *seed);
+
+/* max_i |x_i - ref_i| / max_i |ref_i|: the error relative to the output's scale, which stays
+ * meaningful where single outputs are near zero. NaN anywhere (an element a kernel never
+ * wrote, or computed wrongly) gives +inf. */
+double bench_max_rel_error(const float *x, const float *ref, size_t n);
+
+/* Writes `text` as a JSON string literal. */
+void bench_json_string(FILE *out, const char *text);
+
+/* Reads a whole text file into a NUL-terminated malloc'd string; NULL on failure. */
+char *bench_read_file(const char *path, size_t *length);
+
+#endif /* BENCH_UTIL_H */
