@@ -118,6 +118,55 @@ inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
 #define hsum CAT(hsum, VEC)
 #endif
 
+/* Loads of VEC consecutive elements, converted to float. */
+#if VEC > 1
+inline floatv bf16v_to_float(CAT(ushort, VEC) x) {
+  return CAT(as_float, VEC)(CAT(convert_uint, VEC)(x) << 16);
+}
+#define LOADV_0(p, i) CAT(vload, VEC)(0, (p) + (i))
+#define LOADV_1(p, i) CAT(vload_half, VEC)(0, (p) + (i))
+#define LOADV_2(p, i) bf16v_to_float(CAT(vload, VEC)(0, (p) + (i)))
+#define LOADV(t, p, i) CAT(LOADV_, t)(p, i)
+
+/* VEC x VEC transpose in registers by log2(VEC) perfect shuffles: each round pairs row i
+ * with row i + VEC/2 and interleaves their low halves into row 2i, high halves into 2i+1. */
+#if VEC == 2
+#define ZIP_LO(a, b) (float2)((a).s0, (b).s0)
+#define ZIP_HI(a, b) (float2)((a).s1, (b).s1)
+#define LOG2_VEC 1
+#elif VEC == 4
+#define ZIP_LO(a, b) (float4)((a).s0, (b).s0, (a).s1, (b).s1)
+#define ZIP_HI(a, b) (float4)((a).s2, (b).s2, (a).s3, (b).s3)
+#define LOG2_VEC 2
+#elif VEC == 8
+#define ZIP_LO(a, b) (float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3)
+#define ZIP_HI(a, b) (float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7)
+#define LOG2_VEC 3
+#else
+#define ZIP_LO(a, b)                                                                       \
+  (float16)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3, (a).s4, (b).s4, \
+            (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7)
+#define ZIP_HI(a, b)                                                                       \
+  (float16)((a).s8, (b).s8, (a).s9, (b).s9, (a).sa, (b).sa, (a).sb, (b).sb, (a).sc, (b).sc, \
+            (a).sd, (b).sd, (a).se, (b).se, (a).sf, (b).sf)
+#define LOG2_VEC 4
+#endif
+
+inline void transpose(floatv x[VEC]) {
+#pragma unroll
+  for (int round = 0; round < LOG2_VEC; round++) {
+    floatv y[VEC];
+#pragma unroll
+    for (int i = 0; i < VEC / 2; i++) {
+      y[2 * i] = ZIP_LO(x[i], x[i + VEC / 2]);
+      y[2 * i + 1] = ZIP_HI(x[i], x[i + VEC / 2]);
+    }
+#pragma unroll
+    for (int i = 0; i < VEC; i++) x[i] = y[i];
+  }
+}
+#endif
+
 /* 2^x on whole vectors. Builtin exp2 was scalarised by PoCL; this stays in vector registers:
  * x = n + f with |f| <= 1/2, 2^f from its degree-6 Taylor polynomial (relative error below
  * 2e-7, far inside the 1e-4 budget), 2^n from the exponent bits. The softmax only needs
@@ -237,21 +286,56 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
   for (int k0 = k_begin, parity = 0; k0 < k_end; k0 += TILE_K, parity ^= 1) {
     barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile is consumed */
     if (lid == 0) nonfinite[parity ^ 1] = 0;
-    /* Each work-item stages whole key rows: contiguous loads, no per-element division. */
+    /* K^T: each work-item takes VEC keys at a time, loads VEC features of each as a vector,
+     * transposes the VEC x VEC block in registers and stores one vector per feature. Keys
+     * past the block's range are zero, so poison there never enters a score. */
+    for (int t0 = lid * VEC; t0 < TILE_K; t0 += WG * VEC) {
+      long rows[VEC];
+      int live[VEC];
+#pragma unroll
+      for (int u = 0; u < VEC; u++) {
+        live[u] = k0 + t0 + u < k_end;
+        rows[u] = k_base + (long)min(k0 + t0 + u, k_end - 1) * k_ss;
+      }
+      int d0 = 0;
+#if VEC > 1
+      for (; d0 + VEC <= HEAD_DIM; d0 += VEC) {
+        floatv x[VEC];
+#pragma unroll
+        for (int u = 0; u < VEC; u++) x[u] = live[u] ? LOADV(K_TYPE, k, rows[u] + d0) : (floatv)(0.0f);
+        transpose(x);
+#pragma unroll
+        for (int i = 0; i < VEC; i++) VSTORE(x[i], kt + (d0 + i) * TILE_K + t0);
+      }
+#endif
+      for (; d0 < HEAD_DIM; d0++) { /* features past the last whole vector */
+        float x[VEC];
+#pragma unroll
+        for (int u = 0; u < VEC; u++) x[u] = live[u] ? LOAD(K_TYPE, k, rows[u] + d0) : 0.0f;
+        VSTORE(VLOAD(x), kt + d0 * TILE_K + t0);
+      }
+    }
+    /* V: whole rows, VEC features at a time, noting any NaN or inf for the value sum. */
     int bad = 0;
     for (int t = lid; t < TILE_K; t += WG) {
       const int key = k0 + t;
-      const int live = key < k_end; /* rows past the block's keys are zero: never poison */
-      const long k_row = k_base + (long)min(key, k_end - 1) * k_ss;
+      const int live = key < k_end;
       const long v_row = v_base + (long)min(key, k_end - 1) * v_ss;
-      for (int d = 0; d < HEAD_DIM; d++)
-        kt[d * TILE_K + t] = live ? LOAD(K_TYPE, k, k_row + d) : 0.0f;
-      for (int d = 0; d < V_DIM; d++) {
+      __local float *dst = vs + t * DV_PAD;
+      int d = 0;
+#if VEC > 1
+      for (; d + VEC <= V_DIM; d += VEC) {
+        floatv x = live ? LOADV(V_TYPE, v, v_row + d) : (floatv)(0.0f);
+        bad |= any(isinf(x) | isnan(x));
+        VSTORE(x, dst + d);
+      }
+#endif
+      for (; d < V_DIM; d++) {
         float x = live ? LOAD(V_TYPE, v, v_row + d) : 0.0f;
         bad |= isinf(x) | isnan(x);
-        vs[t * DV_PAD + d] = x;
+        dst[d] = x;
       }
-      for (int d = V_DIM; d < DV_PAD; d++) vs[t * DV_PAD + d] = 0.0f;
+      for (; d < DV_PAD; d++) dst[d] = 0.0f;
     }
     if (bad) atomic_or(&nonfinite[parity], 1);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -314,17 +398,34 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
 
     /* Online softmax: rescale what was accumulated by exp2(m_old - m_new). */
     const int poisoned = nonfinite[parity];
-    float p[ROWS][TILE_K], alpha[ROWS];
-    #pragma unroll
+    float p[ROWS][TILE_K], alpha[ROWS], m_new[ROWS];
+#pragma unroll
     for (int r = 0; r < ROWS; r++) {
       floatv mx = s[r][0];
+#pragma unroll
       for (int t = 1; t < NT; t++) mx = fmax(mx, s[r][t]);
-      float m_new = fmax(m_run[r], hmax(mx));
-      int none = m_new == -INFINITY; /* nothing attended yet: keep sums at zero */
-      alpha[r] = none ? 1.0f : exp2(m_run[r] - m_new);
-      floatv m_use = (floatv)(none ? 0.0f : m_new);
+      m_new[r] = fmax(m_run[r], hmax(mx));
+    }
+    /* The rescale factors exp2(m_old - m_new) of VEC rows at a time, in vector registers.
+     * A row with nothing attended yet (m_new = -inf) keeps factor 1 and sums at zero. */
+#pragma unroll
+    for (int r0 = 0; r0 < ROWS; r0 += VEC) {
+      float diff[VEC];
+#pragma unroll
+      for (int u = 0; u < VEC; u++) {
+        int r = r0 + u < ROWS ? r0 + u : ROWS - 1;
+        diff[u] = m_new[r] == -INFINITY ? 0.0f : m_run[r] - m_new[r];
+      }
+      float factor[VEC];
+      VSTORE(exp2v(VLOAD(diff)), factor);
+#pragma unroll
+      for (int u = 0; u < VEC && r0 + u < ROWS; u++) alpha[r0 + u] = factor[u];
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+      floatv m_use = (floatv)(m_new[r] == -INFINITY ? 0.0f : m_new[r]);
       floatv sum = (floatv)(0.0f);
-      #pragma unroll
+#pragma unroll
       for (int t = 0; t < NT; t++) {
         floatv pv = exp2v(s[r][t] - m_use);
         if (poisoned) pv = select(pv, (floatv)(-0.0f), isequal(s[r][t], (floatv)(-INFINITY)));
@@ -332,7 +433,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
         VSTORE(pv, &p[r][t * VEC]);
       }
       l_run[r] = l_run[r] * alpha[r] + hsum(sum);
-      m_run[r] = m_new;
+      m_run[r] = m_new[r];
     }
 
     /* O = alpha * O + P V, two vectors of features per pass: 2 * ROWS independent FMA

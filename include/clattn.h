@@ -325,6 +325,8 @@ CLATTN_API clattn_status clattn_measure_ceilings(clattn_context *ctx, cl_command
  *    scaling and before masks.
  *  - Masks combine (a key is attended only if every mask allows it). Only -inf masks: an
  *    additive mask value of -inf masks the key; any finite value (even -1e30) is added.
+ *    A score that is -inf after scaling, softcap and masks is masked whatever made it so
+ *    (weight 0, its V row not read), so a row whose scores are all -inf is an empty row.
  *  - A query row with no attendable key yields an all-zero output row and LSE = -inf.
  *  - NaN and +-inf in attended inputs propagate into the rows that attend them; values at
  *    masked positions (K, V, mask) never reach the output.
@@ -390,8 +392,9 @@ typedef struct clattn_attention_desc {
    * -1 leaves that side unbounded. causal is the same as window_right = 0. */
   int64_t window_left, window_right;
   /* Per-batch valid lengths, int32 buffers of B entries (NULL: all valid). Keys j >= kv_lens[b]
-   * are masked; query rows i >= q_lens[b] have no attendable key (zero output). Each length
-   * must be within 0 .. Skv (resp. Sq): the kernel clamps to that range. */
+   * are masked; query rows i >= q_lens[b] have no attendable key (zero output, LSE -inf).
+   * Lengths are read on the device, so they are not validated: values outside 0 .. Skv
+   * (resp. 0 .. Sq) are clamped into that range. */
   cl_mem kv_lens, q_lens;
   clattn_mask mask; /* type CLATTN_MASK_NONE: no mask tensor */
 } clattn_attention_desc;
@@ -406,13 +409,16 @@ CLATTN_API void clattn_attention_desc_init(clattn_attention_desc *desc);
  * `num_wait_events` events in `wait_events`. If `event` is not NULL it receives an event
  * that completes when O (and LSE) are written; the caller releases it. Correct on in-order
  * and out-of-order queues. `lse` may be NULL, or a float32 view of shape (B, Hq, Sq)
- * (stride_seq is the row stride, stride_batch and stride_head as usual) receiving the
- * natural-log log-sum-exp of each row's scaled, masked scores.
+ * (stride_seq is the row stride, stride_batch and stride_head as usual; for a contiguous
+ * (B, H, S) or (B, S, H) array, clattn_tensor_contiguous(buf, CLATTN_F32, layout, H, S, 1, 0))
+ * receiving the natural-log log-sum-exp of each row's scaled, masked scores.
  *
  * Everything is validated on the host, in 64-bit arithmetic, before anything is enqueued:
  * INVALID_ARGUMENT for null pointers or buffers, non-positive sizes, Hq not a multiple of
- * Hkv, negative strides, an output view whose elements overlap, or a view that reaches past
- * its buffer's CL_MEM_SIZE (the message names the argument); UNSUPPORTED for a head
+ * Hkv, negative strides, an output view whose elements overlap, a view that reaches past
+ * its buffer's CL_MEM_SIZE, or an output (O, LSE) that shares memory with anything the
+ * kernel reads (Q, K, V, the mask, the lengths) — except that O may overwrite Q in place
+ * through an identical view when D = Dv (the message names the argument); UNSUPPORTED for a head
  * dimension above CLATTN_MAX_HEAD_DIM or one that does not fit the device. On any failure
  * nothing is enqueued and nothing is written. Build statuses as clattn_prepare_kernels. */
 CLATTN_API clattn_status clattn_attention_forward(

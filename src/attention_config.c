@@ -8,7 +8,7 @@
 #include "errors.h"
 
 clattn__attention_config clattn__attention_default_config(const clattn_context *ctx) {
-  clattn__attention_config cpu = {4, 16, 8, 8}, gpu = {1, 32, 4, 128};
+  clattn__attention_config cpu = {4, 16, 8, 32}, gpu = {1, 32, 4, 128};
   return (ctx->info.type & CL_DEVICE_TYPE_CPU) ? cpu : gpu;
 }
 

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "context.h"
 #include "errors.h"
@@ -135,25 +136,11 @@ static clattn_status check_tensors(clattn_context *ctx, const clattn__attention_
                           "%s's strides make elements overlap; an output needs distinct elements",
                           names[i]);
   }
-  /* Outputs must not alias what other work-groups still read. Q may be overwritten in place
-   * by an identical O view: each work-group reads its Q rows before writing the same rows. */
-  for (int out = 3; out < 5; out++) {
-    if (!t[out]) continue;
-    for (int in = 0; in < 5; in++) {
-      if (in == out || !t[in] || t[in]->buffer != t[out]->buffer) continue;
-      if (in == 0 && out == 3 && same_view(t[0], t[3]) && s->head_dim == s->v_dim &&
-          t[0]->dtype == t[3]->dtype)
-        continue;
-      if (overlaps(ranges[in], ranges[out]))
-        return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
-                            names[out], names[in]);
-    }
-  }
   return CLATTN_SUCCESS;
 }
 
 static clattn_status check_mask(clattn_context *ctx, const clattn_attention_desc *d,
-                                const clattn__attention_shape *s) {
+                                const clattn__attention_shape *s, uint64_t range[2]) {
   const clattn_mask *m = &d->mask;
   if (m->type == CLATTN_MASK_NONE) return CLATTN_SUCCESS;
   if (m->type != CLATTN_MASK_BOOL && m->type != CLATTN_MASK_ADDITIVE)
@@ -161,7 +148,6 @@ static clattn_status check_mask(clattn_context *ctx, const clattn_attention_desc
   clattn__view view = {m->offset, {s->batch, s->q_heads, s->q_len, s->kv_len},
                        {m->stride_batch, m->stride_head, m->stride_query, 1},
                        m->type == CLATTN_MASK_BOOL ? 1 : 4};
-  uint64_t range[2];
   return check_view(ctx, "desc->mask", m->buffer, &view, range);
 }
 
@@ -178,6 +164,30 @@ static clattn_status check_lengths(clattn_context *ctx, const clattn_attention_d
       return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s holds %llu bytes; batch %d needs %llu",
                           names[i], (unsigned long long)size, s->batch,
                           (unsigned long long)s->batch * sizeof(cl_int));
+  }
+  return CLATTN_SUCCESS;
+}
+
+/* Outputs must not share memory with anything the kernel reads, since other work-groups may
+ * still be reading it. One exception: O may overwrite Q in place through an identical view,
+ * because each work-group reads its own Q rows before it writes the same O rows. */
+typedef struct operand {
+  const char *name;
+  cl_mem buffer;
+  uint64_t range[2];
+} operand;
+
+static clattn_status check_aliasing(clattn_context *ctx, const clattn__attention_shape *s,
+                                    const clattn_tensor *t[5], const operand *all, int count) {
+  for (int out = 3; out < 5; out++) {
+    if (!all[out].buffer) continue;
+    for (int in = 0; in < count; in++) {
+      if (in == out || !all[in].buffer || all[in].buffer != all[out].buffer) continue;
+      if (in == 0 && out == 3 && same_view(t[0], t[3]) && s->head_dim == s->v_dim) continue;
+      if (overlaps(all[in].range, all[out].range))
+        return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
+                            all[out].name, all[in].name);
+    }
   }
   return CLATTN_SUCCESS;
 }
@@ -214,7 +224,17 @@ clattn_status clattn__attention_validate(clattn_context *ctx, cl_command_queue q
   const clattn_tensor *tensors[5] = {q, k, v, o, lse};
   uint64_t ranges[5][2];
   if (status == CLATTN_SUCCESS) status = check_tensors(ctx, shape, tensors, ranges);
-  if (status == CLATTN_SUCCESS) status = check_mask(ctx, desc, shape);
+  operand all[8] = {{"q", q->buffer, {0, 0}},   {"k", k->buffer, {0, 0}},
+                    {"v", v->buffer, {0, 0}},   {"o", o->buffer, {0, 0}},
+                    {"lse", lse ? lse->buffer : NULL, {0, 0}},
+                    {"desc->mask", NULL, {0, 0}},
+                    {"desc->kv_lens", desc->kv_lens, {0, (uint64_t)shape->batch * sizeof(cl_int)}},
+                    {"desc->q_lens", desc->q_lens, {0, (uint64_t)shape->batch * sizeof(cl_int)}}};
+  if (status == CLATTN_SUCCESS) status = check_mask(ctx, desc, shape, all[5].range);
+  if (status == CLATTN_SUCCESS && desc->mask.type != CLATTN_MASK_NONE) all[5].buffer = desc->mask.buffer;
   if (status == CLATTN_SUCCESS) status = check_lengths(ctx, desc, shape);
+  for (int i = 0; status == CLATTN_SUCCESS && i < 5; i++)
+    if (tensors[i]) memcpy(all[i].range, ranges[i], sizeof ranges[i]);
+  if (status == CLATTN_SUCCESS) status = check_aliasing(ctx, shape, tensors, all, 8);
   return status;
 }
