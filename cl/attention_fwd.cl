@@ -15,6 +15,10 @@
  * Sq x Skv is ever stored. Transposing K in local memory is what lets CPUs (PoCL) vectorise
  * along keys; on GPUs the same tiles are the shared-memory staging they need.
  *
+ * With STAGE_V 0, V rows are read from global memory where they are used instead of being
+ * copied to local memory first: on CPUs local memory is ordinary cached memory and the copy
+ * is pure overhead; GPUs want the staged tile.
+ *
  * Masked scores are -inf, and a masked probability is stored as -0.0f: when a V tile holds
  * non-finite values, the value sum skips those entries so that poison at masked positions
  * never reaches the output (0 * NaN would).
@@ -36,6 +40,9 @@
 #endif
 #ifndef WG
 #define WG 8 /* work-items per work-group */
+#endif
+#ifndef STAGE_V
+#define STAGE_V 1 /* 1: copy V tiles to local memory; 0: read V rows from global memory */
 #endif
 #ifndef Q_TYPE
 #define Q_TYPE 0 /* storage: 0 f32, 1 f16, 2 bf16 */
@@ -119,7 +126,9 @@ inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
 #endif
 
 /* Loads of VEC consecutive elements, converted to float. */
-#if VEC > 1
+#if VEC == 1
+#define LOADV(t, p, i) LOAD(t, p, i)
+#else
 inline floatv bf16v_to_float(CAT(ushort, VEC) x) {
   return CAT(as_float, VEC)(CAT(convert_uint, VEC)(x) << 16);
 }
@@ -192,6 +201,20 @@ inline floatv exp2v(floatv x) {
   return select(r, x, isnan(x));
 }
 
+/* One vector of V features c .. c+VEC-1 of a key row: from the staged tile, or straight
+ * from global memory, zero-filled past Dv (the row's end may be the buffer's end). */
+#if STAGE_V
+#define V_CHUNK(j, c) VLOAD(vs + (j) * DV_PAD + (c))
+#else
+#define V_CHUNK(j, c) v_direct(v, v_rows[j], c)
+inline floatv v_direct(__global const STORAGE(V_TYPE) *v, long row, int c) {
+  if (c + VEC <= V_DIM) return LOADV(V_TYPE, v, row + c);
+  float tail[VEC];
+  for (int u = 0; u < VEC; u++) tail[u] = c + u < V_DIM ? LOAD(V_TYPE, v, row + c + u) : 0.0f;
+  return VLOAD(tail);
+}
+#endif
+
 /* ---- masks ---------------------------------------------------------------------------- */
 
 typedef struct mask_rules {
@@ -236,7 +259,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     const int mask_kind, __global const uchar *mask, long m_off, long m_sb, long m_sh,
     long m_sq) {
   __local float kt[HEAD_DIM * TILE_K];
+#if STAGE_V
   __local float vs[TILE_K * DV_PAD];
+#endif
   __local int nonfinite[2]; /* per tile parity: the V tile holds NaN or inf */
 
   const int lid = get_local_id(0);
@@ -315,27 +340,36 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
         VSTORE(VLOAD(x), kt + d0 * TILE_K + t0);
       }
     }
-    /* V: whole rows, VEC features at a time, noting any NaN or inf for the value sum. */
+    /* V: whole rows, VEC features at a time, noting any NaN or inf for the value sum; with
+     * STAGE_V 0 the rows are only scanned here and read again where they are used. */
     int bad = 0;
     for (int t = lid; t < TILE_K; t += WG) {
       const int key = k0 + t;
       const int live = key < k_end;
       const long v_row = v_base + (long)min(key, k_end - 1) * v_ss;
+#if STAGE_V
       __local float *dst = vs + t * DV_PAD;
+#endif
       int d = 0;
 #if VEC > 1
       for (; d + VEC <= V_DIM; d += VEC) {
         floatv x = live ? LOADV(V_TYPE, v, v_row + d) : (floatv)(0.0f);
         bad |= any(isinf(x) | isnan(x));
+#if STAGE_V
         VSTORE(x, dst + d);
+#endif
       }
 #endif
       for (; d < V_DIM; d++) {
         float x = live ? LOAD(V_TYPE, v, v_row + d) : 0.0f;
         bad |= isinf(x) | isnan(x);
+#if STAGE_V
         dst[d] = x;
+#endif
       }
+#if STAGE_V
       for (; d < DV_PAD; d++) dst[d] = 0.0f;
+#endif
     }
     if (bad) atomic_or(&nonfinite[parity], 1);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -436,6 +470,12 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
       m_run[r] = m_new[r];
     }
 
+#if !STAGE_V
+    /* Keys past the block's range read a valid row; their probabilities are zero. */
+    long v_rows[TILE_K];
+#pragma unroll
+    for (int j = 0; j < TILE_K; j++) v_rows[j] = v_base + (long)min(k0 + j, k_end - 1) * v_ss;
+#endif
     /* O = alpha * O + P V, two vectors of features per pass: 2 * ROWS independent FMA
      * chains hide the FMA latency that one vector per row exposes. */
     int c = 0;
@@ -448,7 +488,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
       }
 #pragma unroll
       for (int j = 0; j < TILE_K; j++) {
-        floatv v_lo = VLOAD(vs + j * DV_PAD + c), v_hi = VLOAD(vs + j * DV_PAD + c + VEC);
+        floatv v_lo = V_CHUNK(j, c), v_hi = V_CHUNK(j, c + VEC);
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
           if (poisoned && as_uint(p[r][j]) == 0x80000000u) continue; /* masked: skip poison */
@@ -468,7 +508,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
       for (int r = 0; r < ROWS; r++) out[r] = VLOAD(&acc[r][c]) * alpha[r];
 #pragma unroll
       for (int j = 0; j < TILE_K; j++) {
-        floatv vv = VLOAD(vs + j * DV_PAD + c);
+        floatv vv = V_CHUNK(j, c);
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
           if (poisoned && as_uint(p[r][j]) == 0x80000000u) continue;

@@ -11,13 +11,14 @@ typedef struct clattn__attention_config {
   int tile_k; /* keys per local-memory tile; a multiple of vec */
   int vec;    /* vector width along keys and V features */
   int wg;     /* work-items per work-group */
+  int v_direct; /* 1: read V from global memory where used; 0: stage V tiles in local memory */
 } clattn__attention_config;
 
 /* The default for the context's device class: CPUs want few work-items with register
  * blocking and wide vectors; GPUs want many work-items, one row each. */
 clattn__attention_config clattn__attention_default_config(const clattn_context *ctx);
 
-/* Parses "rows=4,tile_k=16,vec=8,wg=8" (any subset) over *config; 0 on success. */
+/* Parses "rows=4,tile_k=16,vec=8,wg=8,v_direct=0" (any subset) over *config; 0 on success. */
 int clattn__attention_config_parse(const char *text, clattn__attention_config *config);
 
 /* The configuration a call uses: the context's override (tests, tuning), else the

@@ -6,18 +6,19 @@
 #include <string.h>
 #include <time.h>
 
-const clattn__attention_config ATTN_CPU = {4, 16, 8, 8};
-const clattn__attention_config ATTN_GPU = {1, 32, 4, 64};
-const clattn__attention_config ATTN_GPU2 = {2, 16, 4, 32};
-const clattn__attention_config ATTN_VEC1 = {1, 8, 1, 16};
+const clattn__attention_config ATTN_CPU = {4, 16, 8, 8, 0};
+const clattn__attention_config ATTN_GPU = {1, 32, 4, 64, 0};
+const clattn__attention_config ATTN_GPU2 = {2, 16, 4, 32, 0};
+const clattn__attention_config ATTN_VEC1 = {1, 8, 1, 16, 0};
+const clattn__attention_config ATTN_DIRECT = {4, 16, 8, 8, 1};
 
 #define CANARY_BYTE 0xC3
 
 const char *attn_config_name(const clattn__attention_config *c) {
   static char text[64];
   if (!c) return "default";
-  snprintf(text, sizeof text, "rows=%d,tile_k=%d,vec=%d,wg=%d", c->rows, c->tile_k, c->vec,
-           c->wg);
+  snprintf(text, sizeof text, "rows=%d,tile_k=%d,vec=%d,wg=%d,v_direct=%d", c->rows, c->tile_k,
+           c->vec, c->wg, c->v_direct);
   return text;
 }
 

@@ -37,6 +37,7 @@ extern const clattn__attention_config ATTN_CPU;   /* {4, 16, 8, 8} */
 extern const clattn__attention_config ATTN_GPU;   /* {1, 32, 4, 64} */
 extern const clattn__attention_config ATTN_GPU2;  /* {2, 16, 4, 32} */
 extern const clattn__attention_config ATTN_VEC1;  /* {1, 8, 1, 16} */
+extern const clattn__attention_config ATTN_DIRECT; /* {4, 16, 8, 8}, V read from global memory */
 /* "cpu", "gpu", ... for messages. */
 const char *attn_config_name(const clattn__attention_config *config);
 

@@ -36,7 +36,7 @@ static void poke_one_hot(const attn_case *c, float *q, float *k, float *v) {
 
 int main(void) {
   /* What clattn picks for GPUs (attention_config.c): 128 work-items of one row each. */
-  static const clattn__attention_config gpu_default = {1, 32, 4, 128};
+  static const clattn__attention_config gpu_default = {1, 32, 4, 128, 0};
   attn_env env;
   attn_env_init(&env);
   const shape shapes[] = {
@@ -60,6 +60,8 @@ int main(void) {
       {"MQA 4/1 D64 Sq17 Skv1023", 2, 4, 1, 17, 1023, 64, 64, &ATTN_CPU},
       {"MQA 8/1 D64 Sq113 Skv113", 1, 8, 1, 113, 113, 64, 64, &ATTN_GPU},
       {"default config D64 Sq203 Skv113", 1, 2, 2, 203, 113, 64, 64, NULL},
+      {"direct V: D59 Dv37 Sq113 Skv203", 2, 2, 1, 113, 203, 59, 37, &ATTN_DIRECT},
+      {"direct V: D64 Sq1023 Skv1024 GQA", 1, 4, 2, 1023, 1024, 64, 64, &ATTN_DIRECT},
       {"D512 (CLATTN_MAX_HEAD_DIM) Sq113 Skv203", 1, 2, 2, 113, 203, 512, 512, &ATTN_GPU},
       {"GPU default wg128 D128 Sq203 Skv1024", 1, 2, 2, 203, 1024, 128, 128, &gpu_default},
   };

@@ -314,6 +314,19 @@ static void mixed(attn_env *env) {
     c.kv_lens = kv_lens;
     c.config = &ATTN_VEC1;
     attn_run(env, &c);
+    /* The same with V read straight from global memory: conversions and poison there. */
+    attn_case_init(&c, "Q f16 K bf16 V f16 O f32 kv_lens, D59, direct V", 2, 2, 2, 17, 203, 59, 59);
+    c.q_type = CLATTN_F16;
+    c.k_type = CLATTN_BF16;
+    c.v_type = CLATTN_F16;
+    c.kv_lens = kv_lens;
+    c.config = &ATTN_DIRECT;
+    attn_run(env, &c);
+    attn_case_init(&c, "Q f32 K f32 V bf16 O f16, D64, direct V", 2, 2, 2, 113, 203, 64, 64);
+    c.v_type = CLATTN_BF16;
+    c.o_type = CLATTN_F16;
+    c.config = &ATTN_DIRECT;
+    attn_run(env, &c);
   }
 }
 

@@ -12,10 +12,10 @@
 #include "attn_harness.h"
 
 static const clattn__attention_config *const configs[] = {&ATTN_CPU, &ATTN_GPU, &ATTN_GPU2,
-                                                          &ATTN_VEC1};
+                                                          &ATTN_VEC1, &ATTN_DIRECT};
 #define NCONFIGS (sizeof configs / sizeof configs[0])
 
-/* Runs a case under the CPU and GPU configurations (all four when `all`). */
+/* Runs a case under the CPU and GPU configurations (all of them when `all`). */
 static attn_report run_configs(attn_env *env, attn_case *c, int all) {
   attn_report worst;
   memset(&worst, 0, sizeof worst);
