@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "clattn.h"
 
 #define BENCH_MAX_ROUNDS 64
@@ -63,33 +64,6 @@ static int bench_args_parse(int argc, char **argv, bench_config *config) {
   return 0;
 }
 
-static int bench_double_compare(const void *a, const void *b) {
-  double x = *(const double *)a;
-  double y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Sorts values[0..n-1] and returns the median. */
-static double bench_median(double *values, int n) {
-  qsort(values, (size_t)n, sizeof *values, bench_double_compare);
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-/* Writes `text` as a JSON string literal. */
-static void bench_json_string(FILE *out, const char *text) {
-  fputc('"', out);
-  for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; ++p) {
-    if (*p == '"' || *p == '\\') {
-      fprintf(out, "\\%c", *p);
-    } else if (*p < 0x20) {
-      fprintf(out, "\\u%04x", (unsigned)*p);
-    } else {
-      fputc(*p, out);
-    }
-  }
-  fputc('"', out);
-}
-
 static int bench_fail(const clattn_context *ctx, clattn_status status) {
   fprintf(stderr, "bench_ceilings: %s: %s\n", clattn_status_name(status),
           clattn_last_error(ctx));
@@ -99,8 +73,8 @@ static int bench_fail(const clattn_context *ctx, clattn_status status) {
 static void bench_report(const clattn_device_info *info, const bench_config *config,
                          double *fma, double *triad) {
   int n = config->rounds;
-  double fma_median = bench_median(fma, n);
-  double triad_median = bench_median(triad, n);
+  double fma_median = bench_sort_median(fma, n);
+  double triad_median = bench_sort_median(triad, n);
   printf("device        %u:%u %s\n", info->platform_index, info->device_index, info->name);
   printf("measurements  %d rounds of %d repeats, triad %zu MiB\n", n, config->repeats,
          config->triad_bytes >> 20);
