@@ -81,6 +81,7 @@ CLATTN_API const char *clattn_version_string(void);
   X(IO_ERROR, -8, "a file could not be read or written")                                     \
   X(UNSUPPORTED, -9, "the device or build does not support this")                            \
   X(BUFFER_TOO_SMALL, -10, "the output array is too small")                                  \
+  X(CAPACITY_EXCEEDED, -11, "a KV cache sequence or block pool is full")                      \
   X(INTERNAL, -99, "internal error (a bug in clattn)")
 
 typedef enum clattn_status {
@@ -397,6 +398,11 @@ typedef struct clattn_attention_desc {
    * (resp. 0 .. Sq) are clamped into that range. */
   cl_mem kv_lens, q_lens;
   clattn_mask mask; /* type CLATTN_MASK_NONE: no mask tensor */
+  /* Split-KV decode: when Sq is small (1 .. 16) and Skv large, clattn splits the keys into
+   * slices reduced by separate work-groups and merges their partial softmax states, so every
+   * compute unit works even at B = 1 with few heads. 0: automatic; 1: never split; n > 1:
+   * exactly n slices when the decode path applies (tests, tuning). */
+  int kv_splits;
 } clattn_attention_desc;
 
 #define CLATTN_MAX_HEAD_DIM 512
@@ -436,6 +442,97 @@ CLATTN_API clattn_tensor clattn_tensor_contiguous(cl_mem buffer, clattn_dtype dt
 
 /* Size in bytes of one element of a storage type (4 or 2). */
 CLATTN_API size_t clattn_dtype_size(clattn_dtype dtype);
+
+/* ---------------------------------------------------------------------------------------
+ * Attention weights
+ * ------------------------------------------------------------------------------------- */
+
+/* Which matrix clattn_attention_weights writes; the numbers are the ONNX Attention
+ * operator's qk_matmul_output_mode. */
+typedef enum clattn_weights_mode {
+  CLATTN_WEIGHTS_SCORES = 0,     /* scale * Q K^T */
+  CLATTN_WEIGHTS_SOFTCAPPED = 1, /* after softcap (equal to mode 0 without softcap) */
+  CLATTN_WEIGHTS_MASKED = 2,     /* after softcap and every mask: masked entries are -inf */
+  CLATTN_WEIGHTS_PROBS = 3       /* softmax probabilities; rows with nothing attended are 0 */
+} clattn_weights_mode;
+
+/* Writes the (B, Hq, Sq, Skv) matrix of `mode` for the attention described by desc, q and k
+ * into `weights`: a view whose "feature" dimension is the key (contiguous), stride_seq the
+ * query-row stride; any storage type. Probabilities are exact: exp(s - LSE) with the LSE of
+ * the forward pass, so each attended row sums to 1 within fp32 rounding. `lse` may be NULL
+ * (clattn computes it) or the float32 LSE a clattn_attention_forward call with the same desc,
+ * q and k produced. V is not needed. Validation and statuses as clattn_attention_forward. */
+CLATTN_API clattn_status clattn_attention_weights(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, const clattn_tensor *k, const clattn_tensor *lse,
+    clattn_weights_mode mode, const clattn_tensor *weights, cl_uint num_wait_events,
+    const cl_event *wait_events, cl_event *event);
+
+/* ---------------------------------------------------------------------------------------
+ * KV cache
+ *
+ * Keys and values of past tokens, per sequence, on the device. Contiguous layout: K is
+ * (B, Hkv, capacity, D). Paged layout (vLLM style): a pool of fixed-size blocks, K is
+ * (num_blocks, Hkv, block_size, D), and each sequence has a block table mapping its logical
+ * blocks to pool blocks, filled as it grows, so sequences grow without reallocation. The
+ * attention kernels read either layout directly.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct clattn_kv_cache clattn_kv_cache;
+
+typedef struct clattn_kv_cache_desc {
+  int64_t batch;      /* sequences */
+  int64_t kv_heads;   /* Hkv */
+  int64_t head_dim;   /* D of K */
+  int64_t v_head_dim; /* Dv of V (0: same as D) */
+  clattn_dtype k_dtype, v_dtype;
+  int64_t capacity;   /* most tokens one sequence may hold */
+  int64_t block_size; /* 0: contiguous layout; > 0: paged, tokens per block */
+  int64_t num_blocks; /* paged: blocks in the pool (0: enough for every sequence's capacity) */
+  /* The caller's buffers to use (not owned; at least as large as the layout needs), or NULL
+   * for buffers clattn allocates and frees. */
+  cl_mem k_buffer, v_buffer;
+} clattn_kv_cache_desc;
+
+/* Defaults: f32, contiguous, v_head_dim 0, num_blocks 0, clattn-owned buffers. */
+CLATTN_API void clattn_kv_cache_desc_init(clattn_kv_cache_desc *desc);
+
+/* Statuses: INVALID_ARGUMENT (sizes, buffers too small), OUT_OF_HOST_MEMORY, OPENCL_ERROR. */
+CLATTN_API clattn_status clattn_kv_cache_create(clattn_context *ctx,
+                                                const clattn_kv_cache_desc *desc,
+                                                clattn_kv_cache **cache);
+/* Releases what the cache allocated or retained. NULL is a no-op. */
+CLATTN_API void clattn_kv_cache_destroy(clattn_kv_cache *cache);
+
+/* Appends the keys and values of new tokens to every sequence: k_new (B, Hkv, n, D) and
+ * v_new (B, Hkv, n, Dv) views of any storage type (converted to the cache's). `counts` is
+ * NULL (every sequence gets n tokens) or a host array of B counts in 0 .. n (sequence b
+ * takes its first counts[b] tokens). A sequence that would exceed its capacity, or a pool
+ * out of blocks, gives CLATTN_CAPACITY_EXCEEDED naming the sequence, and nothing is written.
+ * Enqueue-style like clattn_attention_forward. */
+CLATTN_API clattn_status clattn_kv_cache_append(clattn_kv_cache *cache, cl_command_queue queue,
+                                                const clattn_tensor *k_new,
+                                                const clattn_tensor *v_new, int64_t n,
+                                                const int32_t *counts, cl_uint num_wait_events,
+                                                const cl_event *wait_events, cl_event *event);
+
+/* Copies each sequence's current length (tokens held) into lengths[0 .. batch-1]. */
+CLATTN_API clattn_status clattn_kv_cache_lengths(const clattn_kv_cache *cache, int32_t *lengths,
+                                                 size_t capacity);
+
+/* Empties one sequence (returning its blocks to the pool), or all with sequence = -1. */
+CLATTN_API clattn_status clattn_kv_cache_reset(clattn_kv_cache *cache, int64_t sequence);
+
+/* Attention of the newest query tokens over everything the cache holds (past + the tokens
+ * just appended): q is (B, Hq, Sq, D); desc gives batch, q_heads, q_len, scale, softcap,
+ * causal, window, q_lens, mask and kv_splits, while kv_heads, kv_len, head dims and the key
+ * lengths come from the cache (desc's are ignored). Alignment is bottom-right: query i of
+ * sequence b sits at position length[b] - q_len_b + i. Otherwise as clattn_attention_forward. */
+CLATTN_API clattn_status clattn_attention_forward_kv(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, clattn_kv_cache *cache, const clattn_tensor *o,
+    const clattn_tensor *lse, cl_uint num_wait_events, const cl_event *wait_events,
+    cl_event *event);
 
 #ifdef __cplusplus
 }
