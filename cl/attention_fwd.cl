@@ -41,6 +41,9 @@
 #ifndef WG
 #define WG 8 /* work-items per work-group */
 #endif
+#ifndef PAGED
+#define PAGED 0 /* 1: K and V rows live in a block pool addressed through block tables */
+#endif
 #ifndef STAGE_V
 #define STAGE_V 1 /* 1: copy V tiles to local memory; 0: read V rows from global memory */
 #endif
@@ -215,6 +218,18 @@ inline floatv v_direct(__global const STORAGE(V_TYPE) *v, long row, int c) {
 }
 #endif
 
+/* The element index where key `key` of (batch b, KV head hk) starts. Contiguous: the view's
+ * strides. Paged: sb is the stride between pool blocks, and the sequence's block table maps
+ * logical block key / block_size to a pool block. */
+#if PAGED
+#define KV_ROW(off, sb, sh, ss, b, hk, key)                                                   \
+  ((off) + (long)block_table[(long)(b) * table_stride + (key) / block_size] * (sb) +          \
+   (long)(hk) * (sh) + (long)((key) % block_size) * (ss))
+#else
+#define KV_ROW(off, sb, sh, ss, b, hk, key) \
+  ((off) + (long)(b) * (sb) + (long)(hk) * (sh) + (long)(key) * (ss))
+#endif
+
 /* ---- masks ---------------------------------------------------------------------------- */
 
 typedef struct mask_rules {
@@ -257,7 +272,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     const float softcap, const int causal, const int bottom_right, const int window_left,
     const int window_right, __global const int *kv_lens, __global const int *q_lens,
     const int mask_kind, __global const uchar *mask, long m_off, long m_sb, long m_sh,
-    long m_sq) {
+    long m_sq, __global const int *block_table, const long table_stride, const int block_size) {
   __local float kt[HEAD_DIM * TILE_K];
 #if STAGE_V
   __local float vs[TILE_K * DV_PAD];
@@ -290,8 +305,6 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
   k_begin = k_begin / TILE_K * TILE_K;
 
   const long q_base = q_off + b * q_sb + h * q_sh;
-  const long k_base = k_off + b * k_sb + hk * k_sh;
-  const long v_base = v_off + b * v_sb + hk * v_sh;
   const long m_base = m_off + b * m_sb + h * m_sh;
 
   float qf[ROWS][HEAD_DIM];
@@ -320,7 +333,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
 #pragma unroll
       for (int u = 0; u < VEC; u++) {
         live[u] = k0 + t0 + u < k_end;
-        rows[u] = k_base + (long)min(k0 + t0 + u, k_end - 1) * k_ss;
+        rows[u] = KV_ROW(k_off, k_sb, k_sh, k_ss, b, hk, min(k0 + t0 + u, k_end - 1));
       }
       int d0 = 0;
 #if VEC > 1
@@ -346,7 +359,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     for (int t = lid; t < TILE_K; t += WG) {
       const int key = k0 + t;
       const int live = key < k_end;
-      const long v_row = v_base + (long)min(key, k_end - 1) * v_ss;
+      const long v_row = KV_ROW(v_off, v_sb, v_sh, v_ss, b, hk, min(key, k_end - 1));
 #if STAGE_V
       __local float *dst = vs + t * DV_PAD;
 #endif
@@ -474,7 +487,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     /* Keys past the block's range read a valid row; their probabilities are zero. */
     long v_rows[TILE_K];
 #pragma unroll
-    for (int j = 0; j < TILE_K; j++) v_rows[j] = v_base + (long)min(k0 + j, k_end - 1) * v_ss;
+    for (int j = 0; j < TILE_K; j++) v_rows[j] = KV_ROW(v_off, v_sb, v_sh, v_ss, b, hk, min(k0 + j, k_end - 1));
 #endif
     /* O = alpha * O + P V, two vectors of features per pass: 2 * ROWS independent FMA
      * chains hide the FMA latency that one vector per row exposes. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "attention_config.h"
+#include "attention_internal.h"
 #include "attention_validate.h"
 #include "context.h"
 #include "errors.h"
@@ -51,7 +52,8 @@ static void arg_view(arg_list *a, const clattn_tensor *t) {
 }
 
 static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
-                            const clattn__attention_shape *s, const clattn_tensor *t[5]) {
+                            const clattn__attention_shape *s, const clattn_tensor *const t[5],
+                            const clattn__kv_pages *pages) {
   arg_list a = {kernel, 0, CL_SUCCESS};
   for (int i = 0; i < 5; i++) arg_view(&a, t[i]);
   arg_int(&a, s->q_heads);
@@ -72,19 +74,23 @@ static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
   arg_long(&a, d->mask.stride_batch);
   arg_long(&a, d->mask.stride_head);
   arg_long(&a, d->mask.stride_query);
+  arg_buffer(&a, pages ? pages->block_table : NULL);
+  arg_long(&a, pages ? pages->table_stride : 0);
+  arg_int(&a, pages ? pages->block_size : 1);
   return a.err;
 }
 
 /* Builds (or finds) the variant and checks that the device accepts its work-group size,
  * halving the work-group until it does. */
 static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_shape *s,
-                                const clattn_tensor *t[4], clattn__attention_config *config,
-                                cl_kernel *kernel) {
+                                const clattn_tensor *const t[4], int paged,
+                                clattn__attention_config *config, cl_kernel *kernel) {
   clattn_dtype types[4] = {t[0]->dtype, t[1]->dtype, t[2]->dtype, t[3]->dtype};
   for (;;) {
     clattn__defines defines;
     cl_program program;
     clattn__attention_defines(config, s->head_dim, s->v_dim, types, &defines);
+    if (paged) clattn__defines_set_int(&defines, "PAGED", 1);
     clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
     if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, "attention_fwd", kernel);
     if (status != CLATTN_SUCCESS) return status;
@@ -104,6 +110,38 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_sha
   }
 }
 
+clattn_status clattn__attention_enqueue(clattn_context *ctx, cl_command_queue queue,
+                                        const clattn_attention_desc *desc,
+                                        const clattn__attention_shape *shape,
+                                        const clattn_tensor *const tensors[5],
+                                        const clattn__kv_pages *pages, cl_uint num_wait_events,
+                                        const cl_event *wait_events, cl_event *event) {
+  clattn__attention_config config;
+  clattn_status status =
+      clattn__attention_pick_config(ctx, shape->head_dim, shape->v_dim, &config);
+  cl_kernel kernel = NULL;
+  if (status == CLATTN_SUCCESS)
+    status = get_kernel(ctx, shape, tensors, pages != NULL, &config, &kernel);
+  if (status != CLATTN_SUCCESS) return status;
+
+  cl_int err = set_arguments(kernel, desc, shape, tensors, pages);
+  if (err != CL_SUCCESS) {
+    clReleaseKernel(kernel);
+    return clattn__fail_cl(ctx, err, "clSetKernelArg", "attention_fwd");
+  }
+  size_t rows_per_group = (size_t)config.wg * config.rows;
+  size_t groups = ((size_t)shape->q_len + rows_per_group - 1) / rows_per_group;
+  size_t global[2] = {groups * (size_t)config.wg, (size_t)shape->batch * (size_t)shape->q_heads};
+  size_t local[2] = {(size_t)config.wg, 1};
+  err = clEnqueueNDRangeKernel(queue, kernel, 2, NULL, global, local, num_wait_events,
+                               wait_events, event);
+  clReleaseKernel(kernel); /* the enqueued command keeps what it needs */
+  if (err != CL_SUCCESS)
+    return clattn__fail_cl(ctx, err, "clEnqueueNDRangeKernel", "attention_fwd with %zux%zu work-items",
+                           global[0], global[1]);
+  return CLATTN_SUCCESS;
+}
+
 clattn_status clattn_attention_forward(clattn_context *ctx, cl_command_queue queue,
                                        const clattn_attention_desc *desc,
                                        const clattn_tensor *q, const clattn_tensor *k,
@@ -115,28 +153,8 @@ clattn_status clattn_attention_forward(clattn_context *ctx, cl_command_queue que
   clattn__attention_shape shape;
   clattn_status status = clattn__attention_validate(ctx, queue, desc, q, k, v, o, lse,
                                                     num_wait_events, wait_events, &shape);
-  clattn__attention_config config;
-  if (status == CLATTN_SUCCESS)
-    status = clattn__attention_pick_config(ctx, shape.head_dim, shape.v_dim, &config);
-  const clattn_tensor *tensors[5] = {q, k, v, o, lse};
-  cl_kernel kernel = NULL;
-  if (status == CLATTN_SUCCESS) status = get_kernel(ctx, &shape, tensors, &config, &kernel);
   if (status != CLATTN_SUCCESS) return status;
-
-  cl_int err = set_arguments(kernel, desc, &shape, tensors);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(kernel);
-    return clattn__fail_cl(ctx, err, "clSetKernelArg", "attention_fwd");
-  }
-  size_t rows_per_group = (size_t)config.wg * config.rows;
-  size_t groups = ((size_t)shape.q_len + rows_per_group - 1) / rows_per_group;
-  size_t global[2] = {groups * (size_t)config.wg, (size_t)shape.batch * (size_t)shape.q_heads};
-  size_t local[2] = {(size_t)config.wg, 1};
-  err = clEnqueueNDRangeKernel(queue, kernel, 2, NULL, global, local, num_wait_events,
-                               wait_events, event);
-  clReleaseKernel(kernel); /* the enqueued command keeps what it needs */
-  if (err != CL_SUCCESS)
-    return clattn__fail_cl(ctx, err, "clEnqueueNDRangeKernel", "attention_fwd with %zux%zu work-items",
-                           global[0], global[1]);
-  return CLATTN_SUCCESS;
+  const clattn_tensor *const tensors[5] = {q, k, v, o, lse};
+  return clattn__attention_enqueue(ctx, queue, desc, &shape, tensors, NULL, num_wait_events,
+                                   wait_events, event);
 }

@@ -1,0 +1,1 @@
+/* attention_weights: being written. */
