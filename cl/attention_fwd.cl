@@ -44,6 +44,9 @@
 #ifndef PAGED
 #define PAGED 0 /* 1: K and V rows live in a block pool addressed through block tables */
 #endif
+#ifndef DECODE
+#define DECODE 0 /* 1: build the split-KV decode kernels instead of the fused prefill kernel */
+#endif
 #ifndef STAGE_V
 #define STAGE_V 1 /* 1: copy V tiles to local memory; 0: read V rows from global memory */
 #endif
@@ -260,8 +263,9 @@ inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1
   return 1;
 }
 
-/* ---- the kernel ----------------------------------------------------------------------- */
+/* ---- the fused kernel ----------------------------------------------------------------- */
 
+#if !DECODE
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     __global const STORAGE(Q_TYPE) *q, long q_off, long q_sb, long q_sh, long q_ss,
     __global const STORAGE(K_TYPE) *k, long k_off, long k_sb, long k_sh, long k_ss,
@@ -548,3 +552,202 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
           empty ? -INFINITY : (m_run[r] + log2(l_run[r])) * LN2; /* m is in log2 units */
   }
 }
+#endif /* !DECODE */
+
+/* ---- split-KV decode -------------------------------------------------------------------
+ *
+ * For few query rows and many keys. Work-item (s, b * Hkv + hk) reduces key slice s of KV
+ * head hk for ROWS = group * sq query rows at once (every query head reading that KV head,
+ * times every new token), so K and V are read from memory once. Keys go VEC at a time: one
+ * K row load feeds all ROWS dot products (vectors along D); one V vector feeds all ROWS
+ * value sums. The work-item writes each row's partial softmax state to `part`:
+ *
+ *   part[((b * q_heads + h) * sq + i) * splits + s] = { m (log2 units), l, acc[DV_PAD] }
+ *
+ * and attention_decode_merge combines the slices in a fixed order (deterministic).
+ */
+#if DECODE
+#define PART_SIZE (DV_PAD + 2)
+
+__kernel void attention_decode_partial(
+    __global const STORAGE(Q_TYPE) *q, long q_off, long q_sb, long q_sh, long q_ss,
+    __global const STORAGE(K_TYPE) *k, long k_off, long k_sb, long k_sh, long k_ss,
+    __global const STORAGE(V_TYPE) *v, long v_off, long v_sb, long v_sh, long v_ss,
+    __global float *part, const int q_heads, const int group, const int sq, const int skv,
+    const float scale, const float softcap, const int causal, const int bottom_right,
+    const int window_left, const int window_right, __global const int *kv_lens,
+    __global const int *q_lens, const int mask_kind, __global const uchar *mask, long m_off,
+    long m_sb, long m_sh, long m_sq, __global const int *block_table, const long table_stride,
+    const int block_size, const int splits, const int split_len) {
+  const int s = get_global_id(0);
+  if (s >= splits) return; /* the global size is rounded up to the work-group size */
+  const int kv_heads = q_heads / group;
+  const int b = get_global_id(1) / kv_heads, hk = get_global_id(1) % kv_heads;
+
+  mask_rules rules;
+  rules.qlen = q_lens ? clamp(q_lens[b], 0, sq) : sq;
+  rules.kvlen = kv_lens ? clamp(kv_lens[b], 0, skv) : skv;
+  rules.diag = bottom_right ? rules.kvlen - rules.qlen : 0;
+  rules.left = window_left;
+  rules.right = causal ? (window_right < 0 ? 0 : min(window_right, 0)) : window_right;
+  const int fold = softcap == 0.0f && mask_kind != 2;
+  const float q_scale = fold ? scale * LOG2E : scale;
+
+  /* This slice's keys, narrowed to those some row can attend. */
+  int k_begin = s * split_len, k_end = min(k_begin + split_len, rules.kvlen);
+  if (rules.left >= 0) k_begin = max(k_begin, rules.diag - rules.left);
+  if (rules.right >= 0) k_end = min(k_end, rules.qlen - 1 + rules.diag + rules.right + 1);
+
+  float qf[ROWS][HEAD_DIM], acc[ROWS][DV_PAD], m_run[ROWS], l_run[ROWS];
+  int row_pos[ROWS]; /* query index i of each row */
+  long m_rows[ROWS];
+  for (int r = 0; r < ROWS; r++) {
+    const int h = hk * group + r / sq, i = r % sq;
+    row_pos[r] = i;
+    m_rows[r] = m_off + b * m_sb + h * m_sh + (long)i * m_sq;
+    const long q_row = q_off + b * q_sb + h * q_sh + (long)i * q_ss;
+    for (int d = 0; d < HEAD_DIM; d++)
+      qf[r][d] = i < rules.qlen ? LOAD(Q_TYPE, q, q_row + d) * q_scale : 0.0f;
+    for (int d = 0; d < DV_PAD; d++) acc[r][d] = 0.0f;
+    m_run[r] = -INFINITY;
+    l_run[r] = 0.0f;
+  }
+
+  for (int k0 = k_begin; k0 < k_end; k0 += VEC) {
+    long k_rows[VEC], v_rows[VEC];
+    float sc[ROWS][VEC];
+#pragma unroll
+    for (int u = 0; u < VEC; u++) {
+      const int key = min(k0 + u, k_end - 1); /* past the slice: a valid row, masked below */
+      k_rows[u] = KV_ROW(k_off, k_sb, k_sh, k_ss, b, hk, key);
+      v_rows[u] = KV_ROW(v_off, v_sb, v_sh, v_ss, b, hk, key);
+    }
+    /* Scores: one K row load serves every row's dot product. Only the row loops are
+     * unrolled: unrolling keys too multiplies the code (and compile time) by VEC. */
+    for (int u = 0; u < VEC; u++) {
+      floatv dots[ROWS];
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) dots[r] = (floatv)(0.0f);
+      int d = 0;
+#if VEC > 1
+      for (; d + VEC <= HEAD_DIM; d += VEC) {
+        floatv kv = LOADV(K_TYPE, k, k_rows[u] + d);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) dots[r] = fma(VLOAD(&qf[r][d]), kv, dots[r]);
+      }
+#endif
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) sc[r][u] = hsum(dots[r]);
+      for (; d < HEAD_DIM; d++) {
+        float kd = LOAD(K_TYPE, k, k_rows[u] + d);
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) sc[r][u] = fma(qf[r][d], kd, sc[r][u]);
+      }
+    }
+    /* Softcap and masks, then log2 units, as the fused kernel does. */
+    const int inside = mask_kind == 0 && k0 + VEC <= k_end &&
+                       block_inside(&rules, 0, sq - 1, k0, k0 + VEC - 1);
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+      for (int u = 0; u < VEC; u++) {
+        float x = sc[r][u];
+        if (softcap != 0.0f) x = softcap * tanh(x / softcap);
+        if (!inside) {
+          const int key = k0 + u;
+          int ok = key < k_end && key_allowed(&rules, row_pos[r], key);
+          if (ok && mask_kind == 1) ok = mask[m_rows[r] + key] != 0;
+          if (ok && mask_kind == 2) {
+            float add = ((__global const float *)mask)[m_rows[r] + key];
+            ok = add != -INFINITY;
+            x += add;
+          }
+          if (!ok) x = -INFINITY;
+        }
+        sc[r][u] = fold ? x : x * LOG2E;
+      }
+    }
+    /* Online softmax; masked probabilities are -0.0f so that poison can be skipped. */
+    float p[ROWS][VEC], alpha[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+      floatv sv = VLOAD(sc[r]);
+      float m_new = fmax(m_run[r], hmax(sv));
+      int none = m_new == -INFINITY;
+      alpha[r] = none ? 1.0f : exp2(m_run[r] - m_new);
+      floatv pv = exp2v(sv - (floatv)(none ? 0.0f : m_new));
+      pv = select(pv, (floatv)(-0.0f), isequal(sv, (floatv)(-INFINITY)));
+      l_run[r] = l_run[r] * alpha[r] + hsum(pv);
+      m_run[r] = m_new;
+      VSTORE(pv, p[r]);
+    }
+    /* O = alpha * O + P V, VEC features at a time for VEC keys. */
+    for (int c = 0; c < DV_PAD; c += VEC) {
+      floatv out[ROWS];
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) out[r] = VLOAD(&acc[r][c]) * alpha[r];
+      for (int u = 0; u < VEC; u++) {
+        floatv vv;
+        if (c + VEC <= V_DIM) {
+          vv = LOADV(V_TYPE, v, v_rows[u] + c);
+        } else {
+          float tail[VEC];
+          for (int e = 0; e < VEC; e++) tail[e] = c + e < V_DIM ? LOAD(V_TYPE, v, v_rows[u] + c + e) : 0.0f;
+          vv = VLOAD(tail);
+        }
+#if VEC == 1
+        const int poisoned = isinf(vv) | isnan(vv);
+#else
+        const int poisoned = any(isinf(vv) | isnan(vv));
+#endif
+#pragma unroll
+        for (int r = 0; r < ROWS; r++)
+          if (!poisoned || as_uint(p[r][u]) != 0x80000000u) out[r] = fma((floatv)(p[r][u]), vv, out[r]);
+      }
+#pragma unroll
+      for (int r = 0; r < ROWS; r++) VSTORE(out[r], &acc[r][c]);
+    }
+  }
+
+  for (int r = 0; r < ROWS; r++) {
+    const int h = hk * group + r / sq, i = r % sq;
+    __global float *dst = part + ((((long)b * q_heads + h) * sq + i) * splits + s) * PART_SIZE;
+    dst[0] = m_run[r];
+    dst[1] = l_run[r];
+    for (int d = 0; d < DV_PAD; d++) dst[2 + d] = acc[r][d];
+  }
+}
+
+/* Combines the slices of each query row: M = max m_s, L = sum l_s 2^(m_s - M),
+ * O = sum acc_s 2^(m_s - M) / L. Rows with nothing attended (L = 0) are zero, LSE -inf. */
+__kernel void attention_decode_merge(__global const float *part,
+                                     __global STORAGE(O_TYPE) *o, long o_off, long o_sb,
+                                     long o_sh, long o_ss, __global float *lse, long l_off,
+                                     long l_sb, long l_sh, long l_ss, const int q_heads,
+                                     const int sq, const int splits) {
+  const int row = get_global_id(0), b = get_global_id(1);
+  if (row >= q_heads * sq) return;
+  const int h = row / sq, i = row % sq;
+  __global const float *src = part + (((long)b * q_heads + h) * sq + i) * splits * PART_SIZE;
+  float m_max = -INFINITY;
+  for (int s = 0; s < splits; s++) m_max = fmax(m_max, src[s * PART_SIZE]);
+  float l_sum = 0.0f;
+  for (int s = 0; s < splits; s++) {
+    float m_s = src[s * PART_SIZE];
+    l_sum += m_s == -INFINITY ? 0.0f : src[s * PART_SIZE + 1] * exp2(m_s - m_max);
+  }
+  const int empty = l_sum == 0.0f;
+  const float inv = empty ? 0.0f : 1.0f / l_sum;
+  const long o_row = o_off + b * o_sb + h * o_sh + (long)i * o_ss;
+  for (int d = 0; d < V_DIM; d++) {
+    float a = 0.0f;
+    for (int s = 0; s < splits; s++) {
+      float m_s = src[s * PART_SIZE];
+      if (m_s != -INFINITY) a += src[s * PART_SIZE + 2 + d] * exp2(m_s - m_max);
+    }
+    STORE(O_TYPE, o, o_row + d, empty ? 0.0f : a * inv);
+  }
+  if (lse)
+    lse[l_off + b * l_sb + h * l_sh + (long)i * l_ss] =
+        empty ? -INFINITY : (m_max + log2(l_sum)) * LN2;
+}
+#endif /* DECODE */

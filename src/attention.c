@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "attention_config.h"
+#include "attention_decode.h"
 #include "attention_internal.h"
 #include "attention_validate.h"
 #include "context.h"
@@ -116,6 +117,9 @@ clattn_status clattn__attention_enqueue(clattn_context *ctx, cl_command_queue qu
                                         const clattn_tensor *const tensors[5],
                                         const clattn__kv_pages *pages, cl_uint num_wait_events,
                                         const cl_event *wait_events, cl_event *event) {
+  if (clattn__decode_applies(desc, shape))
+    return clattn__decode_enqueue(ctx, queue, desc, shape, tensors, pages, num_wait_events,
+                                  wait_events, event);
   clattn__attention_config config;
   clattn_status status =
       clattn__attention_pick_config(ctx, shape->head_dim, shape->v_dim, &config);

@@ -51,7 +51,7 @@ static void test_every_status(void) {
 }
 
 static void test_unknown_status(void) {
-  const clattn_status unknowns[] = {(clattn_status)1, (clattn_status)-11, (clattn_status)-98,
+  const clattn_status unknowns[] = {(clattn_status)1, (clattn_status)-12, (clattn_status)-98,
                                     (clattn_status)-100, (clattn_status)12345};
   for (size_t i = 0; i < sizeof unknowns / sizeof unknowns[0]; i++) {
     const char *name = clattn_status_name(unknowns[i]);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heatmap.h"
 #include "npy.h"
 #include "run.h"
 
@@ -43,6 +44,15 @@ void clattn_cli_run_usage(FILE *out) {
         "  --lse FILE             also write each row's log-sum-exp: float32 (B, H, S),\n"
         "                         or (B, S, H) with --layout bshd\n"
         "  --device SEL           the device, as for 'clattn --device'\n"
+        "  --weights FILE         also write the attention weights: float32\n"
+        "                         (B, Hq, Sq, Skv) in either layout (rows: queries,\n"
+        "                         columns: keys)\n"
+        "  --weights-mode 0..3    which weights: 0 scale*QK^T, 1 after softcap, 2 after\n"
+        "                         the masks (masked: -inf), 3 softmax probabilities\n"
+        "                         (default; rows with no attended key are 0)\n"
+        "  --heatmap FILE         also draw one head's weights as a PNG heatmap (as\n"
+        "                         'clattn heatmap' does), in --weights-mode\n"
+        "  --heatmap-head B,H     the batch and query head to draw (default 0,0)\n"
         "\n"
         "Exit status: 0 done; 2 a wrong command line or input file (nothing is written);\n"
         "1 a failure on the device or while writing.\n",
@@ -52,7 +62,19 @@ void clattn_cli_run_usage(FILE *out) {
 /* The raw words of the command line, before they are checked. */
 typedef struct run_words {
   const char *layout, *causal, *window, *scale, *softcap, *dtype;
+  const char *weights_mode, *heatmap_head;
 } run_words;
+
+/* What run adds to clattn_cli_run_options for the weights: --weights, --weights-mode,
+ * --heatmap and --heatmap-head (clattn heatmap: --weights, --mode, --out and --head). */
+typedef struct run_extras {
+  int heatmap_command;      /* 1: 'clattn heatmap' (no V, no O) */
+  const char *weights_path; /* NULL: not asked for */
+  const char *heatmap_path; /* NULL: not asked for */
+  const char *mode_option, *head_option; /* the options' names, for messages */
+  int mode;
+  int64_t head_b, head_h;
+} run_extras;
 
 /* Index of `value` in `choices`, or -1 after printing what was expected. */
 static int run_choice(const char *argument, const char *value, const char *const *choices,
@@ -144,6 +166,50 @@ static int run_options_check(const run_words *w, clattn_cli_run_options *o) {
   return CLATTN_CLI_OK;
 }
 
+/* A non-negative integer pair "B,H". */
+static int run_pair(const char *argument, const char *value, int64_t *first, int64_t *second) {
+  char *end = NULL;
+  errno = 0;
+  long long a = strtoll(value, &end, 10);
+  int ok = end != value && *end == ',' && errno == 0 && a >= 0;
+  const char *rest = ok ? end + 1 : value;
+  long long b = ok ? strtoll(rest, &end, 10) : 0;
+  ok = ok && end != rest && *end == '\0' && errno == 0 && b >= 0;
+  if (!ok) {
+    return clattn_cli_run_reject(argument, "expected B,H with integers >= 0, got '%s'", value);
+  }
+  *first = a;
+  *second = b;
+  return CLATTN_CLI_OK;
+}
+
+static int run_extras_check(const run_words *w, const clattn_cli_run_options *o,
+                            run_extras *x) {
+  x->mode = CLATTN_WEIGHTS_PROBS;
+  if (w->weights_mode != NULL) {
+    const char *v = w->weights_mode;
+    if (v[0] < '0' || v[0] > '3' || v[1] != '\0') {
+      return clattn_cli_run_reject(x->mode_option, "expected 0, 1, 2 or 3, got '%s'", v);
+    }
+    x->mode = v[0] - '0';
+  }
+  if (w->heatmap_head != NULL &&
+      run_pair(x->head_option, w->heatmap_head, &x->head_b, &x->head_h) != CLATTN_CLI_OK) {
+    return CLATTN_CLI_USAGE;
+  }
+  const char *outputs[4] = {o->out_path, o->lse_path, x->weights_path, x->heatmap_path};
+  const char *names[4] = {"--out", "--lse", "--weights", x->heatmap_command ? "--out" : "--heatmap"};
+  for (int i = 2; i < 4; ++i) {
+    for (int j = 0; j < i; ++j) {
+      if (outputs[i] != NULL && outputs[j] != NULL && strcmp(outputs[i], outputs[j]) == 0 &&
+          strcmp(names[i], names[j]) != 0) {
+        return clattn_cli_run_reject(names[i], "is the same file as %s", names[j]);
+      }
+    }
+  }
+  return CLATTN_CLI_OK;
+}
+
 /* "<path>.clattn-tmp", malloc'd. */
 static char *run_temp_name(const char *path) {
   static const char suffix[] = ".clattn-tmp";
@@ -218,35 +284,114 @@ static int run_outputs_write(const clattn_cli_run_options *o, const clattn_cli_r
   return rc;
 }
 
-static int run_steps(const clattn_cli_run_options *o) {
+/* Writes the weights and the heatmap under temporary names, then renames them. */
+static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *p,
+                             const float *weights) {
+  int64_t shape[4] = {p->batch, p->q_heads, p->q_len, p->kv_len};
+  const char *heat_arg = x->heatmap_command ? "--out" : "--heatmap";
+  char *w_temp = x->weights_path != NULL ? run_temp_name(x->weights_path) : NULL;
+  char *h_temp = x->heatmap_path != NULL ? run_temp_name(x->heatmap_path) : NULL;
+  int rc = CLATTN_CLI_OK;
+  if (x->weights_path != NULL) {
+    rc = run_write_temp("--weights", w_temp, 4, shape, weights);
+  }
+  if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL) {
+    char error[768], title[128];
+    static const char *const modes[4] = {"scores", "softcapped", "masked", "probs"};
+    snprintf(title, sizeof title, "b=%lld h=%lld %s %lldx%lld", (long long)x->head_b,
+             (long long)x->head_h, modes[x->mode], (long long)p->q_len, (long long)p->kv_len);
+    const float *head =
+        weights + (size_t)((x->head_b * p->q_heads + x->head_h) * p->q_len * p->kv_len);
+    if (h_temp == NULL) {
+      rc = clattn_cli_out_of_memory();
+    } else if (clattn_cli_heatmap_render(h_temp, head, p->q_len, p->kv_len, title, error,
+                                         sizeof error) != 0) {
+      fprintf(stderr, "clattn run: %s: %s\n", heat_arg, error);
+      rc = CLATTN_CLI_FAILURE;
+    }
+    if (rc != CLATTN_CLI_OK && w_temp != NULL) {
+      remove(w_temp);
+    }
+  }
+  if (rc == CLATTN_CLI_OK && w_temp != NULL) {
+    rc = run_rename("--weights", w_temp, x->weights_path);
+    if (rc != CLATTN_CLI_OK && h_temp != NULL) {
+      remove(h_temp);
+    }
+  }
+  if (rc == CLATTN_CLI_OK && h_temp != NULL) {
+    rc = run_rename(heat_arg, h_temp, x->heatmap_path);
+  }
+  if (rc == CLATTN_CLI_OK && x->weights_path != NULL) {
+    char dims[256];
+    printf("wrote %s: float32 %s\n", x->weights_path,
+           clattn_npy_shape_format(4, shape, dims, sizeof dims));
+  }
+  if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL) {
+    printf("wrote %s: heatmap of batch %lld, head %lld\n", x->heatmap_path,
+           (long long)x->head_b, (long long)x->head_h);
+  }
+  free(w_temp);
+  free(h_temp);
+  return rc;
+}
+
+static int run_steps(const clattn_cli_run_options *o, const run_extras *x) {
   clattn_cli_run_problem problem;
   clattn_cli_run_result result;
+  float *weights = NULL;
+  int want_weights = x->weights_path != NULL || x->heatmap_path != NULL;
   memset(&result, 0, sizeof result);
   int rc = clattn_cli_run_inputs_load(o, &problem);
-  if (rc == CLATTN_CLI_OK) {
+  if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL &&
+      (x->head_b >= problem.batch || x->head_h >= problem.q_heads)) {
+    rc = clattn_cli_run_reject(x->head_option,
+                               "%lld,%lld is outside the %lld batches and %lld query heads",
+                               (long long)x->head_b, (long long)x->head_h,
+                               (long long)problem.batch, (long long)problem.q_heads);
+  }
+  if (rc == CLATTN_CLI_OK && !x->heatmap_command) {
     rc = clattn_cli_run_device(o, &problem, &result);
   }
-  if (rc == CLATTN_CLI_OK) {
+  if (rc == CLATTN_CLI_OK && want_weights) {
+    rc = clattn_cli_run_weights(o, &problem, x->mode, &weights);
+  }
+  if (rc == CLATTN_CLI_OK && !x->heatmap_command) {
     rc = run_outputs_write(o, &problem, &result);
   }
+  if (rc == CLATTN_CLI_OK && want_weights) {
+    rc = run_weights_write(x, &problem, weights);
+  }
+  free(weights);
   clattn_cli_run_result_free(&result);
   clattn_cli_run_problem_free(&problem);
   return rc;
 }
 
 int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals) {
+  return clattn_cli_attention_command(argc, argv, globals, 0);
+}
+
+int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals *globals,
+                                 int heatmap) {
   clattn_cli_run_options o;
   run_words w;
+  run_extras x;
   int help = 0;
+  const char *out_path = NULL;
   memset(&o, 0, sizeof o);
   memset(&w, 0, sizeof w);
+  memset(&x, 0, sizeof x);
   o.device = globals->device;
+  x.heatmap_command = heatmap;
+  x.mode_option = heatmap ? "--mode" : "--weights-mode";
+  x.head_option = heatmap ? "--head" : "--heatmap-head";
   const clattn_cli_option options[] = {
       {"--help", "-h", NULL, &help},
       {"--q", NULL, &o.q_path, NULL},
       {"--k", NULL, &o.k_path, NULL},
-      {"--v", NULL, &o.v_path, NULL},
-      {"--out", NULL, &o.out_path, NULL},
+      {heatmap ? "--k" : "--v", NULL, heatmap ? &o.k_path : &o.v_path, NULL},
+      {"--out", NULL, &out_path, NULL},
       {"--layout", NULL, &w.layout, NULL},
       {"--causal", NULL, &w.causal, NULL},
       {"--window", NULL, &w.window, NULL},
@@ -256,18 +401,41 @@ int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals)
       {"--kv-lens", NULL, &o.kv_lens_path, NULL},
       {"--q-lens", NULL, &o.q_lens_path, NULL},
       {"--dtype", NULL, &w.dtype, NULL},
-      {"--lse", NULL, &o.lse_path, NULL},
+      {heatmap ? "--k" : "--lse", NULL, heatmap ? &o.k_path : &o.lse_path, NULL},
       {"--device", NULL, &o.device, NULL},
+      {"--weights", NULL, &x.weights_path, NULL},
+      {x.mode_option, NULL, &w.weights_mode, NULL},
+      {heatmap ? "--k" : "--heatmap", NULL, heatmap ? &o.k_path : &x.heatmap_path, NULL},
+      {x.head_option, NULL, &w.heatmap_head, NULL},
       {NULL, NULL, NULL, NULL},
   };
-  if (clattn_cli_args_parse("run", argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    clattn_cli_run_usage(stderr);
+  const char *command = heatmap ? "heatmap" : "run";
+  void (*usage)(FILE *) = heatmap ? clattn_cli_heatmap_usage : clattn_cli_run_usage;
+  if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
+    usage(stderr);
     return CLATTN_CLI_USAGE;
   }
   if (help) {
-    clattn_cli_run_usage(stdout);
+    usage(stdout);
     return CLATTN_CLI_OK;
   }
+  /* clattn heatmap has no V (K stands in for it: the weights do not depend on V) and its
+   * --out is the PNG. */
+  o.out_path = out_path;
+  if (heatmap) {
+    o.v_path = o.k_path != NULL ? o.k_path : "";
+    if (o.q_path != NULL && o.k_path != NULL && (out_path == NULL || out_path[0] == '\0')) {
+      return clattn_cli_run_reject("--out", "this option is required");
+    }
+    x.heatmap_path = out_path;
+    o.out_path = o.k_path; /* satisfies the shared check; nothing is written there */
+  }
   int rc = run_options_check(&w, &o);
-  return rc == CLATTN_CLI_OK ? run_steps(&o) : rc;
+  if (heatmap) {
+    o.out_path = NULL;
+  }
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_extras_check(&w, &o, &x);
+  }
+  return rc == CLATTN_CLI_OK ? run_steps(&o, &x) : rc;
 }

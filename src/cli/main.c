@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "heatmap.h"
 
 typedef struct clattn_cli_command {
   const char *name;
@@ -16,6 +17,7 @@ static const clattn_cli_command clattn_cli_commands[] = {
     {"devices", clattn_cli_devices_run, "list OpenCL platforms and devices, marking the default"},
     {"demo", clattn_cli_demo_run, "run causal attention on random data, check it, time it"},
     {"run", clattn_cli_run_run, "run attention on .npy files: Q, K, V [, mask, lengths] -> O"},
+    {"heatmap", clattn_cli_heatmap_run, "draw one head's attention weights as a PNG heatmap"},
     {"kernels", clattn_cli_kernels_run, "list kernel variants and export their binaries"},
 };
 
@@ -41,6 +43,7 @@ static void clattn_cli_usage(FILE *out) {
         "Examples:\n"
         "  clattn demo\n"
         "  clattn run --q q.npy --k k.npy --v v.npy --out o.npy --causal bottom-right\n"
+        "  clattn heatmap --q q.npy --k k.npy --causal top-left --out weights.png\n"
         "\n"
         "Environment: CLATTN_DEVICE, CLATTN_CACHE_DIR, CLATTN_CACHE=0 (no disk cache),\n"
         "CLATTN_BINARY_DIR (prebuilt kernels), CLATTN_KERNEL_DIR (kernel sources).\n"

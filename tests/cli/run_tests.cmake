@@ -176,3 +176,6 @@ clattn_cli_test(cli_run_unwritable_out RC 1
   CACHE cli_run FIXTURES_REQUIRED cli_npy
   STDERR "^clattn run: --out: cannot create '[^']*no-such-dir/o\\.npy\\.clattn-tmp': No such file"
   NO_FILE "${_out}/no-such-dir/o.npy")
+
+# --- attention weights and heatmaps -----------------------------------------------------------
+include(weights_tests.cmake)
