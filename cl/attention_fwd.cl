@@ -680,25 +680,39 @@ __kernel void attention_decode_partial(
       m_run[r] = m_new;
       VSTORE(pv, p[r]);
     }
+    /* The VEC keys' V rows, read row by row so that memory streams, converted, and checked
+     * for NaN/inf with one vector OR (a branch per load stalled the loads). */
+    float vt[VEC][DV_PAD];
+    intv bad_lanes = (intv)(0);
+    int bad = 0;
+    for (int u = 0; u < VEC; u++) {
+      int c = 0;
+#if VEC > 1
+      for (; c + VEC <= V_DIM; c += VEC) {
+        floatv x = LOADV(V_TYPE, v, v_rows[u] + c);
+        bad_lanes |= isinf(x) | isnan(x);
+        VSTORE(x, &vt[u][c]);
+      }
+#endif
+      for (; c < V_DIM; c++) {
+        float x = LOAD(V_TYPE, v, v_rows[u] + c);
+        bad |= isinf(x) | isnan(x);
+        vt[u][c] = x;
+      }
+      for (; c < DV_PAD; c++) vt[u][c] = 0.0f;
+    }
+#if VEC > 1
+    const int poisoned = bad | any(bad_lanes);
+#else
+    const int poisoned = bad | (bad_lanes != 0);
+#endif
     /* O = alpha * O + P V, VEC features at a time for VEC keys. */
     for (int c = 0; c < DV_PAD; c += VEC) {
       floatv out[ROWS];
 #pragma unroll
       for (int r = 0; r < ROWS; r++) out[r] = VLOAD(&acc[r][c]) * alpha[r];
       for (int u = 0; u < VEC; u++) {
-        floatv vv;
-        if (c + VEC <= V_DIM) {
-          vv = LOADV(V_TYPE, v, v_rows[u] + c);
-        } else {
-          float tail[VEC];
-          for (int e = 0; e < VEC; e++) tail[e] = c + e < V_DIM ? LOAD(V_TYPE, v, v_rows[u] + c + e) : 0.0f;
-          vv = VLOAD(tail);
-        }
-#if VEC == 1
-        const int poisoned = isinf(vv) | isnan(vv);
-#else
-        const int poisoned = any(isinf(vv) | isnan(vv));
-#endif
+        floatv vv = VLOAD(&vt[u][c]);
 #pragma unroll
         for (int r = 0; r < ROWS; r++)
           if (!poisoned || as_uint(p[r][u]) != 0x80000000u) out[r] = fma((floatv)(p[r][u]), vv, out[r]);

@@ -476,6 +476,12 @@ CLATTN_API clattn_status clattn_attention_weights(
  * (num_blocks, Hkv, block_size, D), and each sequence has a block table mapping its logical
  * blocks to pool blocks, filled as it grows, so sequences grow without reallocation. The
  * attention kernels read either layout directly.
+ *
+ * The cache orders its own commands: each one it enqueues waits for the previous one, so
+ * appends and attention calls on one cache run in call order even on out-of-order queues.
+ * A cache must not be used from two threads at once, and must be destroyed before its
+ * context. Lengths are kept on the host (authoritative) and copied to the device by the
+ * next command; a reset changes only host state and takes effect at that next command.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct clattn_kv_cache clattn_kv_cache;
@@ -504,7 +510,7 @@ CLATTN_API clattn_status clattn_kv_cache_create(clattn_context *ctx,
 /* Releases what the cache allocated or retained. NULL is a no-op. */
 CLATTN_API void clattn_kv_cache_destroy(clattn_kv_cache *cache);
 
-/* Appends the keys and values of new tokens to every sequence: k_new (B, Hkv, n, D) and
+/* Appends the keys and values of new tokens to every sequence (n >= 1): k_new (B, Hkv, n, D) and
  * v_new (B, Hkv, n, Dv) views of any storage type (converted to the cache's). `counts` is
  * NULL (every sequence gets n tokens) or a host array of B counts in 0 .. n (sequence b
  * takes its first counts[b] tokens). A sequence that would exceed its capacity, or a pool
@@ -526,8 +532,11 @@ CLATTN_API clattn_status clattn_kv_cache_reset(clattn_kv_cache *cache, int64_t s
 /* Attention of the newest query tokens over everything the cache holds (past + the tokens
  * just appended): q is (B, Hq, Sq, D); desc gives batch, q_heads, q_len, scale, softcap,
  * causal, window, q_lens, mask and kv_splits, while kv_heads, kv_len, head dims and the key
- * lengths come from the cache (desc's are ignored). Alignment is bottom-right: query i of
- * sequence b sits at position length[b] - q_len_b + i. Otherwise as clattn_attention_forward. */
+ * lengths come from the cache (desc's kv_heads, kv_len, head dims, kv_lens and alignment are
+ * ignored). Alignment is bottom-right: query i of sequence b sits at position
+ * length[b] - q_len_b + i. A mask tensor's key dimension is the cache's kv_len: capacity
+ * (contiguous) or the block table's reach, ceil(capacity / block_size) * block_size (paged).
+ * Otherwise as clattn_attention_forward. */
 CLATTN_API clattn_status clattn_attention_forward_kv(
     clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
     const clattn_tensor *q, clattn_kv_cache *cache, const clattn_tensor *o,

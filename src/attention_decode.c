@@ -23,8 +23,9 @@ int clattn__decode_splits(const clattn_context *ctx, const clattn_attention_desc
                           const clattn__attention_shape *shape) {
   int most = (shape->kv_len + MIN_SLICE - 1) / MIN_SLICE;
   if (desc->kv_splits > 1) return desc->kv_splits < shape->kv_len ? desc->kv_splits : shape->kv_len;
-  /* Four work-items per compute unit on CPUs (load balance), many more on GPUs. */
-  long target = (long)ctx->info.compute_units * ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? 4 : 64);
+  /* Several work-items per compute unit on CPUs (load balance, memory parallelism), many more
+   * on GPUs. */
+  long target = (long)ctx->info.compute_units * ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? 8 : 64);
   long heads = (long)shape->batch * shape->kv_heads;
   long splits = (target + heads - 1) / heads;
   return (int)(splits < 1 ? 1 : splits > most ? most : splits);

@@ -21,8 +21,9 @@ void clattn__ceiling_variant(const clattn_context *ctx, clattn__variant *variant
   clattn__defines_set_int(&variant->defines, "CHAINS", 8);
 }
 
-/* The attention variants prepared and exported by default: fp32 storage at the head
- * dimensions most models use. Other shapes and storage types build on first use. */
+/* The variants prepared and exported by default: fp32 attention at the head dimensions
+ * most models use, and the fp32 KV-cache append. Other shapes, storage types and the decode
+ * kernels (one variant per query rows per KV head) build on first use. */
 static const int standard_head_dims[] = {64, 128};
 
 size_t clattn__variants_collect(clattn_context *ctx, clattn__variant *out, size_t capacity) {
@@ -37,6 +38,17 @@ size_t clattn__variants_collect(clattn_context *ctx, clattn__variant *out, size_
     if (count < capacity) {
       out[count].file = "attention_fwd.cl";
       clattn__attention_defines(&config, d, d, f32, &out[count].defines);
+    }
+    count++;
+  }
+  /* The KV cache's append kernel, fp32 into an fp32 cache, contiguous and paged. */
+  for (int paged = 0; paged <= 1; paged++) {
+    if (count < capacity) {
+      static const char *names[5] = {"K_SRC", "V_SRC", "K_DST", "V_DST", "PAGED"};
+      out[count].file = "kv_append.cl";
+      clattn__defines_init(&out[count].defines);
+      for (int i = 0; i < 5; i++)
+        clattn__defines_set_int(&out[count].defines, names[i], i == 4 ? paged : 0);
     }
     count++;
   }
