@@ -400,8 +400,10 @@ typedef struct clattn_attention_desc {
   clattn_mask mask; /* type CLATTN_MASK_NONE: no mask tensor */
   /* Split-KV decode: when Sq is small (1 .. 16) and Skv large, clattn splits the keys into
    * slices reduced by separate work-groups and merges their partial softmax states, so every
-   * compute unit works even at B = 1 with few heads. 0: automatic; 1: never split; n > 1:
-   * exactly n slices when the decode path applies (tests, tuning). */
+   * compute unit works even at B = 1 with few heads. 0: automatic; 1: never split (the
+   * one-pass kernel); n > 1: n slices when the decode path applies (tests, tuning), fewer
+   * when Skv is short, since each slice holds a whole number of 8-key vectors. Negative:
+   * INVALID_ARGUMENT. */
   int kv_splits;
 } clattn_attention_desc;
 

@@ -64,6 +64,9 @@ static clattn_status check_scalars(clattn_context *ctx, const clattn_attention_d
   if (d->window_left < -1 || d->window_right < -1)
     return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
                         "desc->window_left and desc->window_right must be -1 (unbounded) or >= 0");
+  if (d->kv_splits < 0)
+    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
+                        "desc->kv_splits = %d must be 0 (automatic), 1 or a slice count", d->kv_splits);
   s->scale = d->scale != 0.0f ? d->scale : (float)(1.0 / sqrt((double)s->head_dim));
   int64_t limit = (int64_t)s->q_len + s->kv_len; /* beyond this a window bounds nothing */
   s->window_left = clamp_window(d->window_left, limit);

@@ -182,6 +182,8 @@ static void scalars(void) {
   INVALID("window_right -100", "window_right");
   fx.desc.alignment = (clattn_alignment)5;
   INVALID("alignment 5", "alignment");
+  fx.desc.kv_splits = -1;
+  INVALID("kv_splits -1", "kv_splits");
 }
 
 static void views(void) {
