@@ -647,8 +647,9 @@ __kernel void attention_decode_partial(
     /* Softcap and masks, then log2 units, as the fused kernel does. */
     const int inside = mask_kind == 0 && k0 + VEC <= k_end &&
                        block_inside(&rules, 0, sq - 1, k0, k0 + VEC - 1);
+    /* Most decode tiles need nothing here: no mask boundary, no softcap, log2 units already. */
 #pragma unroll
-    for (int r = 0; r < ROWS; r++) {
+    for (int r = 0; r < ROWS && !(inside && fold); r++) {
       for (int u = 0; u < VEC; u++) {
         float x = sc[r][u];
         if (softcap != 0.0f) x = softcap * tanh(x / softcap);
