@@ -47,6 +47,12 @@
 #ifndef DECODE
 #define DECODE 0 /* 1: build the split-KV decode kernels instead of the fused prefill kernel */
 #endif
+#ifndef WEIGHTS
+#define WEIGHTS 0 /* 1: build the attention-weights kernel (clattn_attention_weights) instead */
+#endif
+#ifndef W_TYPE
+#define W_TYPE 0 /* storage of the weights the WEIGHTS kernel writes */
+#endif
 #ifndef STAGE_V
 #define STAGE_V 1 /* 1: copy V tiles to local memory; 0: read V rows from global memory */
 #endif
@@ -265,7 +271,7 @@ inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1
 
 /* ---- the fused kernel ----------------------------------------------------------------- */
 
-#if !DECODE
+#if !DECODE && !WEIGHTS
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     __global const STORAGE(Q_TYPE) *q, long q_off, long q_sb, long q_sh, long q_ss,
     __global const STORAGE(K_TYPE) *k, long k_off, long k_sb, long k_sh, long k_ss,
@@ -552,7 +558,7 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
           empty ? -INFINITY : (m_run[r] + log2(l_run[r])) * LN2; /* m is in log2 units */
   }
 }
-#endif /* !DECODE */
+#endif /* !DECODE && !WEIGHTS */
 
 /* ---- split-KV decode -------------------------------------------------------------------
  *
@@ -766,3 +772,73 @@ __kernel void attention_decode_merge(__global const float *part,
         empty ? -INFINITY : (m_max + log2(l_sum)) * LN2;
 }
 #endif /* DECODE */
+
+/* ---- attention weights -----------------------------------------------------------------
+ *
+ * The (B, Hq, Sq, Skv) matrix of one stage of the attention the kernels above compute
+ * without ever storing it, for inspection (clattn_attention_weights):
+ *
+ *   mode 0  s = scale * q . k     (fp32, as the fused kernel's unfolded path: q*scale, then
+ *                                  fma over d in order)
+ *   mode 1  s = softcap * tanh(s / softcap)   (when softcap > 0)
+ *   mode 2  masked entries -inf, additive mask added (the same mask_rules as above)
+ *   mode 3  p = exp(s - lse) for attended entries, 0 for masked ones and empty rows
+ *
+ * One work-item per (key j, query row i, batch*head): global (roundup(Skv, WG), Sq, B*Hq),
+ * local (WG, 1, 1), so a work-group writes consecutive keys of one row. A diagnostic path:
+ * agreement with the fused kernel's rules matters more than speed.
+ */
+#if WEIGHTS
+__kernel void attention_weights(
+    __global const STORAGE(Q_TYPE) *q, long q_off, long q_sb, long q_sh, long q_ss,
+    __global const STORAGE(K_TYPE) *k, long k_off, long k_sb, long k_sh, long k_ss,
+    __global STORAGE(W_TYPE) *w, long w_off, long w_sb, long w_sh, long w_ss,
+    __global const float *lse, long l_off, long l_sb, long l_sh, long l_ss,
+    const int q_heads, const int group, const int sq, const int skv, const int head_dim,
+    const float scale, const float softcap, const int causal, const int bottom_right,
+    const int window_left, const int window_right, __global const int *kv_lens,
+    __global const int *q_lens, const int mask_kind, __global const uchar *mask, long m_off,
+    long m_sb, long m_sh, long m_sq, const int mode) {
+  const int j = get_global_id(0);
+  const int i = get_global_id(1);
+  const int bh = get_global_id(2);
+  if (j >= skv) return;
+  const int b = bh / q_heads, h = bh % q_heads, hk = h / group;
+
+  /* s = scale * q . k in fp32: the query element is scaled first and the products are
+   * accumulated by fma in feature order, as attention_fwd does when it does not fold
+   * log2(e) into the scale. */
+  const long q_row = q_off + b * q_sb + h * q_sh + (long)i * q_ss;
+  const long k_row = k_off + b * k_sb + hk * k_sh + (long)j * k_ss;
+  float s = 0.0f;
+  for (int d = 0; d < head_dim; d++)
+    s = fma(LOAD(Q_TYPE, q, q_row + d) * scale, LOAD(K_TYPE, k, k_row + d), s);
+
+  if (mode >= 1 && softcap != 0.0f) s = softcap * tanh(s / softcap);
+
+  if (mode >= 2) {
+    mask_rules rules;
+    rules.qlen = q_lens ? clamp(q_lens[b], 0, sq) : sq;
+    rules.kvlen = kv_lens ? clamp(kv_lens[b], 0, skv) : skv;
+    rules.diag = bottom_right ? rules.kvlen - rules.qlen : 0;
+    rules.left = window_left;
+    rules.right = causal ? (window_right < 0 ? 0 : min(window_right, 0)) : window_right;
+    int ok = key_allowed(&rules, i, j);
+    const long m_at = m_off + b * m_sb + h * m_sh + (long)i * m_sq + j;
+    if (ok && mask_kind == 1) ok = mask[m_at] != 0;
+    if (ok && mask_kind == 2) {
+      float add = ((__global const float *)mask)[m_at];
+      ok = add != -INFINITY;
+      s += add;
+    }
+    if (!ok) s = -INFINITY;
+  }
+
+  if (mode == 3) {
+    /* A score of -inf is masked whatever made it so; a row with LSE -inf attends nothing. */
+    const float l = lse[l_off + b * l_sb + h * l_sh + (long)i * l_ss];
+    s = (s == -INFINITY || l == -INFINITY) ? 0.0f : exp(s - l);
+  }
+  STORE(W_TYPE, w, w_off + b * w_sb + h * w_sh + (long)i * w_ss + j, s);
+}
+#endif /* WEIGHTS */

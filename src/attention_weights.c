@@ -161,10 +161,11 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn_tensor *q,
   clattn__defines defines;
   cl_program program;
   clattn__defines_init(&defines);
+  clattn__defines_set_int(&defines, "WEIGHTS", 1);
   clattn__defines_set_int(&defines, "Q_TYPE", (int)q->dtype);
   clattn__defines_set_int(&defines, "K_TYPE", (int)k->dtype);
   clattn__defines_set_int(&defines, "W_TYPE", (int)w->dtype);
-  clattn_status status = clattn__program_get(ctx, "attention_weights.cl", &defines, &program, NULL);
+  clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
   if (status == CLATTN_SUCCESS)
     status = clattn__kernel_create(ctx, program, "attention_weights", kernel);
   if (status != CLATTN_SUCCESS) return status;
