@@ -54,8 +54,8 @@ static void attend(clattn_context *ctx, cl_command_queue queue, clattn_kv_cache 
 
 int main(void) {
   /* The app's own OpenCL setup: first device of the first platform. */
-  cl_platform_id platform;
-  cl_device_id device;
+  cl_platform_id platform = NULL;
+  cl_device_id device = NULL;
   cl_int err = clGetPlatformIDs(1, &platform, NULL);
   if (err == CL_SUCCESS) err = clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, NULL);
   must_cl(err, "no OpenCL device");
@@ -72,7 +72,7 @@ int main(void) {
   float *got = malloc(QN * sizeof(float)), *want = malloc(QN * sizeof(float));
   if (!host || !got || !want) return 1;
   srand(1);
-  for (size_t i = 0; i < QN + 2 * KN; i++) host[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+  for (size_t i = 0; i < QN + 2 * KN; i++) host[i] = (float)((double)rand() / RAND_MAX * 2.0 - 1.0);
   cl_mem buffers[5]; /* q, k, v, o (cache path), o_full (one pass) */
   size_t sizes[5] = {QN, KN, KN, QN, QN}, at = 0;
   for (int i = 0; i < 5; i++) {
