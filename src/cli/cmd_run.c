@@ -230,7 +230,7 @@ static int run_write_temp(const char *argument, const char *temp, int rank,
     return clattn_cli_out_of_memory();
   }
   if (clattn_npy_write(temp, CLATTN_NPY_F32, rank, shape, data, error, sizeof error) != 0) {
-    fprintf(stderr, "clattn run: %s: %s\n", argument, error);
+    fprintf(stderr, "clattn %s: %s: %s\n", clattn_cli_run_command(), argument, error);
     return CLATTN_CLI_FAILURE;
   }
   return CLATTN_CLI_OK;
@@ -238,7 +238,7 @@ static int run_write_temp(const char *argument, const char *temp, int rank,
 
 static int run_rename(const char *argument, const char *temp, const char *path) {
   if (rename(temp, path) != 0) {
-    fprintf(stderr, "clattn run: %s: cannot rename '%s' to '%s': %s\n", argument, temp, path,
+    fprintf(stderr, "clattn %s: %s: cannot rename '%s' to '%s': %s\n", clattn_cli_run_command(), argument, temp, path,
             strerror(errno));
     remove(temp);
     return CLATTN_CLI_FAILURE;
@@ -306,7 +306,7 @@ static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *
       rc = clattn_cli_out_of_memory();
     } else if (clattn_cli_heatmap_render(h_temp, head, p->q_len, p->kv_len, title, error,
                                          sizeof error) != 0) {
-      fprintf(stderr, "clattn run: %s: %s\n", heat_arg, error);
+      fprintf(stderr, "clattn %s: %s: %s\n", clattn_cli_run_command(), heat_arg, error);
       rc = CLATTN_CLI_FAILURE;
     }
     if (rc != CLATTN_CLI_OK && w_temp != NULL) {
@@ -374,6 +374,7 @@ int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals)
 
 int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals *globals,
                                  int heatmap) {
+  clattn_cli_run_set_command(heatmap ? "heatmap" : "run");
   clattn_cli_run_options o;
   run_words w;
   run_extras x;

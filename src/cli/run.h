@@ -49,6 +49,10 @@ typedef struct clattn_cli_run_result {
 } clattn_cli_run_result;
 
 /* Prints "clattn run: <argument>: <message>" to stderr and returns CLATTN_CLI_USAGE. */
+/* The command ('run' or 'heatmap') that messages name; 'run' until set. */
+void clattn_cli_run_set_command(const char *name);
+const char *clattn_cli_run_command(void);
+
 int clattn_cli_run_reject(const char *argument, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

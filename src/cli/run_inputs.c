@@ -16,9 +16,16 @@ typedef struct run_dims {
   int64_t b, h, s, d;
 } run_dims;
 
+/* 'run' or 'heatmap': the two commands share this code and name themselves in messages. */
+static const char *command_name = "run";
+
+void clattn_cli_run_set_command(const char *name) { command_name = name; }
+
+const char *clattn_cli_run_command(void) { return command_name; }
+
 int clattn_cli_run_reject(const char *argument, const char *fmt, ...) {
   va_list args;
-  fprintf(stderr, "clattn run: %s: ", argument);
+  fprintf(stderr, "clattn %s: %s: ", command_name, argument);
   va_start(args, fmt);
   vfprintf(stderr, fmt, args);
   va_end(args);

@@ -51,7 +51,7 @@ clattn_weights_check(cli_heatmap_mode0_weights cli_heatmap_mode0
   weights_check "${_w}/heatmap0_w.npy" "${_npy}/q.npy" "${_npy}/k.npy" 0)
 clattn_cli_test(cli_heatmap_needs_out RC 2 ARGS heatmap ${_qk}
   CACHE cli_run FIXTURES_REQUIRED cli_npy
-  STDERR "^clattn run: --out: this option is required\n$" STDOUT_NOT ".")
+  STDERR "^clattn heatmap: --out: this option is required\n$" STDOUT_NOT ".")
 clattn_cli_test(cli_heatmap_bad_head RC 2
   ARGS heatmap ${_qk} --head 2,0 --out "${_w}/bad_head.png"
   CACHE cli_run FIXTURES_REQUIRED cli_npy NO_FILE "${_w}/bad_head.png"
