@@ -5,6 +5,9 @@
  *
  *   bench_decode [repeats=9] [skv=4096]
  *
+ * Each round measures the triad bandwidth right before one decode call, so that both see the
+ * same load on a shared machine; the ratio reported is the median of the rounds' ratios.
+ *
  * Cases (fp32, B=1, Sq=1, D=128, Hq=32): Hkv=32 (MHA) and Hkv=8 (GQA 4:1), each with the
  * split-KV decode path (kv_splits 0 = automatic) and, for comparison, the one-pass fused
  * kernel (kv_splits 1). The outputs of both are compared; a mismatch is flagged.
@@ -100,39 +103,55 @@ static int read_output(clattn_context *ctx, const bench_case *c, const buffers *
                              NULL) == CL_SUCCESS ? 0 : -1;
 }
 
-/* Median seconds of `repeats` runs after a warm-up run. */
+/* Runs `repeats` rounds, each a triad measurement (one run, 96 MiB) right before one decode
+ * call, so that both see the same machine load; reports the medians of the decode times and
+ * of the per-round ratios to the triad bandwidth. */
+typedef struct measured {
+  double median_s, low_s, high_s; /* decode wall time */
+  double median_ratio;            /* K+V bandwidth / triad bandwidth of the same round */
+  double median_triad;            /* GB/s */
+} measured;
+
 static int measure(clattn_context *ctx, const bench_case *c, const buffers *b, int splits,
-                   int repeats, double *median, double *low, double *high) {
-  double samples[64], seconds;
-  if (run_once(ctx, c, b, splits, &seconds) != 0) return -1;
-  for (int r = 0; r < repeats; r++)
-    if (run_once(ctx, c, b, splits, &samples[r]) != 0) return -1;
-  *median = bench_sort_median(samples, repeats);
-  *low = samples[0];
-  *high = samples[repeats - 1];
+                   int repeats, measured *m) {
+  double times[64], ratios[64], triads[64], seconds;
+  if (run_once(ctx, c, b, splits, &seconds) != 0) return -1; /* warm-up */
+  for (int r = 0; r < repeats; r++) {
+    clattn_ceilings ceil;
+    if (clattn_measure_ceilings(ctx, NULL, 1, 0, &ceil) != CLATTN_SUCCESS) return -1;
+    if (run_once(ctx, c, b, splits, &times[r]) != 0) return -1;
+    triads[r] = ceil.triad_gbps;
+    ratios[r] = (double)b->kv_bytes / times[r] * 1e-9 / ceil.triad_gbps;
+  }
+  m->median_s = bench_sort_median(times, repeats);
+  m->low_s = times[0];
+  m->high_s = times[repeats - 1];
+  m->median_ratio = bench_sort_median(ratios, repeats);
+  m->median_triad = bench_sort_median(triads, repeats);
   return 0;
 }
 
-static int run_case(clattn_context *ctx, const bench_case *c, int repeats, double triad) {
+static int run_case(clattn_context *ctx, const bench_case *c, int repeats) {
   buffers b = {NULL, NULL, NULL, NULL, 0};
   size_t n_out = (size_t)c->q_heads * c->head_dim;
   float *split_out = malloc(n_out * sizeof(float)), *fused_out = malloc(n_out * sizeof(float));
   int rc = (!split_out || !fused_out || make_buffers(ctx, c, &b) != 0) ? -1 : 0;
-  double t[2][3];
+  measured m[2];
   const int modes[2] = {0, 1};
-  for (int m = 0; rc == 0 && m < 2; m++) {
-    rc = measure(ctx, c, &b, modes[m], repeats, &t[m][0], &t[m][1], &t[m][2]);
-    if (rc == 0) rc = read_output(ctx, c, &b, m == 0 ? split_out : fused_out);
+  for (int i = 0; rc == 0 && i < 2; i++) {
+    rc = measure(ctx, c, &b, modes[i], repeats, &m[i]);
+    if (rc == 0) rc = read_output(ctx, c, &b, i == 0 ? split_out : fused_out);
   }
   if (rc == 0) {
     double err = bench_max_rel_error(split_out, fused_out, n_out);
     const char *names[2] = {"split-KV (auto)", "one-pass fused"};
-    for (int m = 0; m < 2; m++) {
-      double gbps = (double)b.kv_bytes / t[m][0] * 1e-9;
-      printf("Hq=%-3d Hkv=%-3d Skv=%-6d %-16s %8.3f ms  (%.3f-%.3f)  %6.1f GB/s  %5.1f%% of triad%s\n",
-             c->q_heads, c->kv_heads, c->kv_len, names[m], t[m][0] * 1e3, t[m][1] * 1e3,
-             t[m][2] * 1e3, gbps, 100.0 * gbps / triad, m == 0 && err > 1e-4 ? "  ! mismatch" : "");
-    }
+    for (int i = 0; i < 2; i++)
+      printf("Hq=%-3d Hkv=%-3d Skv=%-6d %-16s %8.3f ms  (%.3f-%.3f)  %6.1f GB/s  %5.1f%% of triad "
+             "(triad %.1f GB/s)%s\n",
+             c->q_heads, c->kv_heads, c->kv_len, names[i], m[i].median_s * 1e3, m[i].low_s * 1e3,
+             m[i].high_s * 1e3, (double)b.kv_bytes / m[i].median_s * 1e-9,
+             100.0 * m[i].median_ratio, m[i].median_triad,
+             i == 0 && err > 1e-4 ? "  ! mismatch" : "");
     printf("  split vs one-pass: max rel difference %.1e; K+V = %.1f MB read once\n", err,
            (double)b.kv_bytes * 1e-6);
     if (err > 1e-4) rc = -1;
@@ -158,18 +177,15 @@ int main(int argc, char **argv) {
   }
   clattn_device_info info;
   clattn_context_device_info(ctx, &info);
-  clattn_ceilings before, after;
   int rc = 0;
-  if (clattn_measure_ceilings(ctx, NULL, 5, 0, &before) != CLATTN_SUCCESS) rc = 1;
   printf("device    %s (%u compute units), %s\n", info.name, info.compute_units, info.driver_version);
   const bench_case cases[2] = {{32, 32, kv_len, 128}, {32, 8, kv_len, 128}};
-  for (int i = 0; rc == 0 && i < 2; i++) rc = run_case(ctx, &cases[i], repeats, before.triad_gbps) ? 1 : 0;
-  if (rc == 0 && clattn_measure_ceilings(ctx, NULL, 5, 0, &after) != CLATTN_SUCCESS) rc = 1;
+  for (int i = 0; rc == 0 && i < 2; i++) rc = run_case(ctx, &cases[i], repeats) ? 1 : 0;
   if (rc == 0)
-    printf("triad     %.1f GB/s before the cases, %.1f after (median of 5, 96 MiB); %% of triad "
-           "divides by the first\ntiming    median of %d wall-clock runs after a warm-up, fp32, "
-           "B=1, Sq=1, D=128, causal bottom-right\n",
-           before.triad_gbps, after.triad_gbps, repeats);
+    printf("method    %d rounds per line after a warm-up, each a triad run (96 MiB) then one decode "
+           "call;\n          medians of the wall times and of the per-round ratios; fp32, B=1, "
+           "Sq=1, D=128, causal bottom-right\n",
+           repeats);
   else
     fprintf(stderr, "bench_decode: failed: %s\n", clattn_last_error(ctx));
   clattn_context_destroy(ctx);

@@ -688,31 +688,27 @@ __kernel void attention_decode_partial(
       VSTORE(pv, p[r]);
     }
     /* The VEC keys' V rows, read row by row so that memory streams, converted, and checked
-     * for NaN/inf with one vector OR (a branch per load stalled the loads). */
+     * for NaN/inf: x * 0 is NaN exactly when x is NaN or infinite, so one fma per vector
+     * carries the check (a branch per load stalled the loads). */
     float vt[VEC][DV_PAD];
-    intv bad_lanes = (intv)(0);
-    int bad = 0;
+    floatv nonfinite = (floatv)(0.0f);
     for (int u = 0; u < VEC; u++) {
       int c = 0;
 #if VEC > 1
       for (; c + VEC <= V_DIM; c += VEC) {
         floatv x = LOADV(V_TYPE, v, v_rows[u] + c);
-        bad_lanes |= isinf(x) | isnan(x);
+        nonfinite = fma(x, (floatv)(0.0f), nonfinite);
         VSTORE(x, &vt[u][c]);
       }
 #endif
       for (; c < V_DIM; c++) {
         float x = LOAD(V_TYPE, v, v_rows[u] + c);
-        bad |= isinf(x) | isnan(x);
+        nonfinite += (floatv)(x * 0.0f);
         vt[u][c] = x;
       }
       for (; c < DV_PAD; c++) vt[u][c] = 0.0f;
     }
-#if VEC > 1
-    const int poisoned = bad | any(bad_lanes);
-#else
-    const int poisoned = bad | (bad_lanes != 0);
-#endif
+    const int poisoned = isnan(hsum(nonfinite));
     /* O = alpha * O + P V, VEC features at a time for VEC keys. */
     for (int c = 0; c < DV_PAD; c += VEC) {
       floatv out[ROWS];
