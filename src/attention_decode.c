@@ -4,7 +4,10 @@
 #include "attention_decode.h"
 
 #include "context.h"
+
+#include "context.h"
 #include "errors.h"
+#include "kernel_args.h"
 #include "program.h"
 
 #define MAX_Q_LEN 16
@@ -31,75 +34,49 @@ int clattn__decode_splits(const clattn_context *ctx, const clattn_attention_desc
   return (int)(splits < 1 ? 1 : splits > most ? most : splits);
 }
 
-typedef struct arg_list {
-  cl_kernel kernel;
-  cl_uint next;
-  cl_int err;
-} arg_list;
-
-static void arg(arg_list *a, size_t size, const void *value) {
-  if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->kernel, a->next, size, value);
-  a->next++;
-}
-static void arg_long(arg_list *a, int64_t value) {
-  cl_long x = value;
-  arg(a, sizeof x, &x);
-}
-static void arg_int(arg_list *a, int value) {
-  cl_int x = value;
-  arg(a, sizeof x, &x);
-}
-static void arg_buffer(arg_list *a, cl_mem buffer) { arg(a, sizeof buffer, buffer ? &buffer : NULL); }
-static void arg_view(arg_list *a, const clattn_tensor *t) {
-  arg_buffer(a, t ? t->buffer : NULL);
-  arg_long(a, t ? (int64_t)t->offset : 0);
-  arg_long(a, t ? t->stride_batch : 0);
-  arg_long(a, t ? t->stride_head : 0);
-  arg_long(a, t ? t->stride_seq : 0);
-}
 
 static cl_int partial_arguments(cl_kernel kernel, const clattn_attention_desc *d,
                                 const clattn__attention_shape *s, const clattn_tensor *const t[5],
                                 cl_mem part, const clattn__kv_pages *pages, int splits,
                                 int split_len) {
-  arg_list a = {kernel, 0, CL_SUCCESS};
-  for (int i = 0; i < 3; i++) arg_view(&a, t[i]);
-  arg_buffer(&a, part);
-  arg_int(&a, s->q_heads);
-  arg_int(&a, s->q_heads / s->kv_heads);
-  arg_int(&a, s->q_len);
-  arg_int(&a, s->kv_len);
-  arg(&a, sizeof s->scale, &s->scale);
-  arg(&a, sizeof d->softcap, &d->softcap);
-  arg_int(&a, d->causal != 0);
-  arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
-  arg_int(&a, s->window_left);
-  arg_int(&a, s->window_right);
-  arg_buffer(&a, d->kv_lens);
-  arg_buffer(&a, d->q_lens);
-  arg_int(&a, (int)d->mask.type);
-  arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
-  arg_long(&a, (int64_t)d->mask.offset);
-  arg_long(&a, d->mask.stride_batch);
-  arg_long(&a, d->mask.stride_head);
-  arg_long(&a, d->mask.stride_query);
-  arg_buffer(&a, pages ? pages->block_table : NULL);
-  arg_long(&a, pages ? pages->table_stride : 0);
-  arg_int(&a, pages ? pages->block_size : 1);
-  arg_int(&a, splits);
-  arg_int(&a, split_len);
+  clattn__args a = {kernel, 0, CL_SUCCESS};
+  for (int i = 0; i < 3; i++) clattn__arg_view(&a, t[i]);
+  clattn__arg_buffer(&a, part);
+  clattn__arg_int(&a, s->q_heads);
+  clattn__arg_int(&a, s->q_heads / s->kv_heads);
+  clattn__arg_int(&a, s->q_len);
+  clattn__arg_int(&a, s->kv_len);
+  clattn__arg(&a, sizeof s->scale, &s->scale);
+  clattn__arg(&a, sizeof d->softcap, &d->softcap);
+  clattn__arg_int(&a, d->causal != 0);
+  clattn__arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
+  clattn__arg_int(&a, s->window_left);
+  clattn__arg_int(&a, s->window_right);
+  clattn__arg_buffer(&a, d->kv_lens);
+  clattn__arg_buffer(&a, d->q_lens);
+  clattn__arg_int(&a, (int)d->mask.type);
+  clattn__arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
+  clattn__arg_long(&a, (int64_t)d->mask.offset);
+  clattn__arg_long(&a, d->mask.stride_batch);
+  clattn__arg_long(&a, d->mask.stride_head);
+  clattn__arg_long(&a, d->mask.stride_query);
+  clattn__arg_buffer(&a, pages ? pages->block_table : NULL);
+  clattn__arg_long(&a, pages ? pages->table_stride : 0);
+  clattn__arg_int(&a, pages ? pages->block_size : 1);
+  clattn__arg_int(&a, splits);
+  clattn__arg_int(&a, split_len);
   return a.err;
 }
 
 static cl_int merge_arguments(cl_kernel kernel, const clattn__attention_shape *s,
                               const clattn_tensor *const t[5], cl_mem part, int splits) {
-  arg_list a = {kernel, 0, CL_SUCCESS};
-  arg_buffer(&a, part);
-  arg_view(&a, t[3]);
-  arg_view(&a, t[4]);
-  arg_int(&a, s->q_heads);
-  arg_int(&a, s->q_len);
-  arg_int(&a, splits);
+  clattn__args a = {kernel, 0, CL_SUCCESS};
+  clattn__arg_buffer(&a, part);
+  clattn__arg_view(&a, t[3]);
+  clattn__arg_view(&a, t[4]);
+  clattn__arg_int(&a, s->q_heads);
+  clattn__arg_int(&a, s->q_len);
+  clattn__arg_int(&a, splits);
   return a.err;
 }
 

@@ -8,6 +8,7 @@
  * the LSE that probabilities need. */
 #include <string.h>
 
+#include "kernel_args.h"
 #include "attention_internal.h"
 #include "attention_validate.h"
 #include "context.h"
@@ -86,70 +87,36 @@ static clattn_status check_weights(clattn_context *ctx, const clattn_attention_d
   return CLATTN_SUCCESS;
 }
 
-/* Arguments in the kernel's order. */
-typedef struct arg_list {
-  cl_kernel kernel;
-  cl_uint next;
-  cl_int err;
-} arg_list;
-
-static void arg(arg_list *a, size_t size, const void *value) {
-  if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->kernel, a->next, size, value);
-  a->next++;
-}
-
-static void arg_long(arg_list *a, int64_t value) {
-  cl_long x = value;
-  arg(a, sizeof x, &x);
-}
-
-static void arg_int(arg_list *a, int value) {
-  cl_int x = value;
-  arg(a, sizeof x, &x);
-}
-
-static void arg_float(arg_list *a, float value) { arg(a, sizeof value, &value); }
-
-/* A NULL cl_mem passes a NULL pointer to the kernel (absent optional input). */
-static void arg_buffer(arg_list *a, cl_mem buffer) { arg(a, sizeof buffer, buffer ? &buffer : NULL); }
-
-static void arg_view(arg_list *a, const clattn_tensor *t) {
-  arg_buffer(a, t ? t->buffer : NULL);
-  arg_long(a, t ? (int64_t)t->offset : 0);
-  arg_long(a, t ? t->stride_batch : 0);
-  arg_long(a, t ? t->stride_head : 0);
-  arg_long(a, t ? t->stride_seq : 0);
-}
 
 static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
                             const clattn__attention_shape *s, const clattn_tensor *q,
                             const clattn_tensor *k, const clattn_tensor *w,
                             const clattn_tensor *lse, int mode) {
-  arg_list a = {kernel, 0, CL_SUCCESS};
-  arg_view(&a, q);
-  arg_view(&a, k);
-  arg_view(&a, w);
-  arg_view(&a, mode == CLATTN_WEIGHTS_PROBS ? lse : NULL);
-  arg_int(&a, s->q_heads);
-  arg_int(&a, s->q_heads / s->kv_heads);
-  arg_int(&a, s->q_len);
-  arg_int(&a, s->kv_len);
-  arg_int(&a, s->head_dim);
-  arg_float(&a, s->scale);
-  arg_float(&a, d->softcap);
-  arg_int(&a, d->causal != 0);
-  arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
-  arg_int(&a, s->window_left);
-  arg_int(&a, s->window_right);
-  arg_buffer(&a, d->kv_lens);
-  arg_buffer(&a, d->q_lens);
-  arg_int(&a, (int)d->mask.type);
-  arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
-  arg_long(&a, (int64_t)d->mask.offset);
-  arg_long(&a, d->mask.stride_batch);
-  arg_long(&a, d->mask.stride_head);
-  arg_long(&a, d->mask.stride_query);
-  arg_int(&a, mode);
+  clattn__args a = {kernel, 0, CL_SUCCESS};
+  clattn__arg_view(&a, q);
+  clattn__arg_view(&a, k);
+  clattn__arg_view(&a, w);
+  clattn__arg_view(&a, mode == CLATTN_WEIGHTS_PROBS ? lse : NULL);
+  clattn__arg_int(&a, s->q_heads);
+  clattn__arg_int(&a, s->q_heads / s->kv_heads);
+  clattn__arg_int(&a, s->q_len);
+  clattn__arg_int(&a, s->kv_len);
+  clattn__arg_int(&a, s->head_dim);
+  clattn__arg_float(&a, s->scale);
+  clattn__arg_float(&a, d->softcap);
+  clattn__arg_int(&a, d->causal != 0);
+  clattn__arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
+  clattn__arg_int(&a, s->window_left);
+  clattn__arg_int(&a, s->window_right);
+  clattn__arg_buffer(&a, d->kv_lens);
+  clattn__arg_buffer(&a, d->q_lens);
+  clattn__arg_int(&a, (int)d->mask.type);
+  clattn__arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
+  clattn__arg_long(&a, (int64_t)d->mask.offset);
+  clattn__arg_long(&a, d->mask.stride_batch);
+  clattn__arg_long(&a, d->mask.stride_head);
+  clattn__arg_long(&a, d->mask.stride_query);
+  clattn__arg_int(&a, mode);
   return a.err;
 }
 
