@@ -4,8 +4,6 @@
 #include "attention_decode.h"
 
 #include "context.h"
-
-#include "context.h"
 #include "errors.h"
 #include "kernel_args.h"
 #include "program.h"

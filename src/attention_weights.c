@@ -8,11 +8,11 @@
  * the LSE that probabilities need. */
 #include <string.h>
 
-#include "kernel_args.h"
 #include "attention_internal.h"
 #include "attention_validate.h"
 #include "context.h"
 #include "errors.h"
+#include "kernel_args.h"
 #include "program.h"
 #include "tensor.h"
 
