@@ -1,13 +1,13 @@
 /* clattn_attention_forward: validate, pick the kernel variant, set arguments, enqueue. */
 #include <string.h>
 
-#include "kernel_args.h"
 #include "attention_config.h"
 #include "attention_decode.h"
 #include "attention_internal.h"
 #include "attention_validate.h"
 #include "context.h"
 #include "errors.h"
+#include "kernel_args.h"
 #include "program.h"
 
 void clattn_attention_desc_init(clattn_attention_desc *desc) {
