@@ -19,6 +19,30 @@ void clattn_attention_desc_init(clattn_attention_desc *desc) {
 }
 
 
+void clattn__attention_rule_args(clattn__args *a, const clattn_attention_desc *d,
+                                 const clattn__attention_shape *s) {
+  clattn__arg_float(a, s->scale);
+  clattn__arg_float(a, d->softcap);
+  clattn__arg_int(a, d->causal != 0);
+  clattn__arg_int(a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
+  clattn__arg_int(a, s->window_left);
+  clattn__arg_int(a, s->window_right);
+  clattn__arg_buffer(a, d->kv_lens);
+  clattn__arg_buffer(a, d->q_lens);
+  clattn__arg_int(a, (int)d->mask.type);
+  clattn__arg_buffer(a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
+  clattn__arg_long(a, (int64_t)d->mask.offset);
+  clattn__arg_long(a, d->mask.stride_batch);
+  clattn__arg_long(a, d->mask.stride_head);
+  clattn__arg_long(a, d->mask.stride_query);
+}
+
+void clattn__attention_page_args(clattn__args *a, const clattn__kv_pages *pages) {
+  clattn__arg_buffer(a, pages ? pages->block_table : NULL);
+  clattn__arg_long(a, pages ? pages->table_stride : 0);
+  clattn__arg_int(a, pages ? pages->block_size : 1);
+}
+
 static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
                             const clattn__attention_shape *s, const clattn_tensor *const t[5],
                             const clattn__kv_pages *pages) {
@@ -28,23 +52,8 @@ static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
   clattn__arg_int(&a, s->q_heads / s->kv_heads);
   clattn__arg_int(&a, s->q_len);
   clattn__arg_int(&a, s->kv_len);
-  clattn__arg_float(&a, s->scale);
-  clattn__arg_float(&a, d->softcap);
-  clattn__arg_int(&a, d->causal != 0);
-  clattn__arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
-  clattn__arg_int(&a, s->window_left);
-  clattn__arg_int(&a, s->window_right);
-  clattn__arg_buffer(&a, d->kv_lens);
-  clattn__arg_buffer(&a, d->q_lens);
-  clattn__arg_int(&a, (int)d->mask.type);
-  clattn__arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
-  clattn__arg_long(&a, (int64_t)d->mask.offset);
-  clattn__arg_long(&a, d->mask.stride_batch);
-  clattn__arg_long(&a, d->mask.stride_head);
-  clattn__arg_long(&a, d->mask.stride_query);
-  clattn__arg_buffer(&a, pages ? pages->block_table : NULL);
-  clattn__arg_long(&a, pages ? pages->table_stride : 0);
-  clattn__arg_int(&a, pages ? pages->block_size : 1);
+  clattn__attention_rule_args(&a, d, s);
+  clattn__attention_page_args(&a, pages);
   return a.err;
 }
 

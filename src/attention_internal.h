@@ -6,6 +6,7 @@
 
 #include "attention_validate.h"
 #include "clattn.h"
+#include "kernel_args.h"
 
 /* Where K and V rows live when they are paged: K and V are then views of a block pool
  * (stride_batch = stride between blocks), and block_table (int32, batch x table_stride)
@@ -15,6 +16,14 @@ typedef struct clattn__kv_pages {
   int64_t table_stride; /* entries per sequence */
   int block_size;       /* tokens per block */
 } clattn__kv_pages;
+
+/* The argument block every attention kernel (fused, decode, weights) takes in this order
+ * after its sizes: scale, softcap, causal, bottom_right, window_left, window_right, kv_lens,
+ * q_lens, mask_kind, mask, m_off, m_sb, m_sh, m_sq. */
+void clattn__attention_rule_args(clattn__args *a, const clattn_attention_desc *desc,
+                                 const clattn__attention_shape *shape);
+/* block_table, table_stride, block_size (NULL, 0, 1 when K/V are not paged). */
+void clattn__attention_page_args(clattn__args *a, const clattn__kv_pages *pages);
 
 /* Enqueues attention for a validated call. tensors = {q, k, v, o, lse (may be NULL)};
  * pages NULL for contiguous K/V. */

@@ -102,20 +102,7 @@ static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
   clattn__arg_int(&a, s->q_len);
   clattn__arg_int(&a, s->kv_len);
   clattn__arg_int(&a, s->head_dim);
-  clattn__arg_float(&a, s->scale);
-  clattn__arg_float(&a, d->softcap);
-  clattn__arg_int(&a, d->causal != 0);
-  clattn__arg_int(&a, d->alignment == CLATTN_ALIGN_BOTTOM_RIGHT);
-  clattn__arg_int(&a, s->window_left);
-  clattn__arg_int(&a, s->window_right);
-  clattn__arg_buffer(&a, d->kv_lens);
-  clattn__arg_buffer(&a, d->q_lens);
-  clattn__arg_int(&a, (int)d->mask.type);
-  clattn__arg_buffer(&a, d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL);
-  clattn__arg_long(&a, (int64_t)d->mask.offset);
-  clattn__arg_long(&a, d->mask.stride_batch);
-  clattn__arg_long(&a, d->mask.stride_head);
-  clattn__arg_long(&a, d->mask.stride_query);
+  clattn__attention_rule_args(&a, d, s);
   clattn__arg_int(&a, mode);
   return a.err;
 }
