@@ -53,6 +53,9 @@
 #ifndef W_TYPE
 #define W_TYPE 0 /* storage of the weights the WEIGHTS kernel writes */
 #endif
+#ifndef ALIBI
+#define ALIBI 0 /* 1: add the ALiBi bias -slopes[h] * |i' - j| (desc->alibi_slopes) */
+#endif
 #ifndef STAGE_V
 #define STAGE_V 1 /* 1: copy V tiles to local memory; 0: read V rows from global memory */
 #endif
@@ -269,6 +272,25 @@ inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1
   return 1;
 }
 
+/* ALiBi: head h adds -slopes[h] * |i' - j| to the score of key j, i' = i + diag the aligned
+ * query position, after scale and softcap and before masks. The kernels keep scores in log2
+ * units when they can (fold), so the slope is taken in the scores' units. Distances are exact
+ * in fp32 up to 2^24 positions. */
+#if ALIBI
+inline float alibi_distance(int aligned_row, int key) { return (float)abs(aligned_row - key); }
+#if VEC > 1
+__constant float iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+#endif
+/* |i' - j| for the VEC keys key0 .. key0+VEC-1. */
+inline floatv alibi_distances(int aligned_row, int key0) {
+#if VEC == 1
+  return alibi_distance(aligned_row, key0);
+#else
+  return fabs((floatv)((float)(aligned_row - key0)) - VLOAD(iota));
+#endif
+}
+#endif
+
 /* ---- the fused kernel ----------------------------------------------------------------- */
 
 #if !DECODE && !WEIGHTS
@@ -282,7 +304,8 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
     const float softcap, const int causal, const int bottom_right, const int window_left,
     const int window_right, __global const int *kv_lens, __global const int *q_lens,
     const int mask_kind, __global const uchar *mask, long m_off, long m_sb, long m_sh,
-    long m_sq, __global const int *block_table, const long table_stride, const int block_size) {
+    long m_sq, __global const float *alibi, __global const int *block_table,
+    const long table_stride, const int block_size) {
   __local float kt[HEAD_DIM * TILE_K];
 #if STAGE_V
   __local float vs[TILE_K * DV_PAD];
@@ -316,6 +339,9 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
 
   const long q_base = q_off + b * q_sb + h * q_sh;
   const long m_base = m_off + b * m_sb + h * m_sh;
+#if ALIBI
+  const float slope = alibi[h] * (fold ? LOG2E : 1.0f); /* in the scores' units */
+#endif
 
   float qf[ROWS][HEAD_DIM];
   float acc[ROWS][DV_PAD];
@@ -423,6 +449,13 @@ __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void attention_fwd(
       for (int r = 0; r < ROWS; r++)
         #pragma unroll
         for (int t = 0; t < NT; t++) s[r][t] = softcap * tanh(s[r][t] / softcap);
+#if ALIBI
+    #pragma unroll
+    for (int r = 0; r < ROWS; r++)
+      #pragma unroll
+      for (int t = 0; t < NT; t++)
+        s[r][t] = fma((floatv)(-slope), alibi_distances(first + r + rules.diag, k0 + t * VEC), s[r][t]);
+#endif
 
     /* Masks, element by element, only where the tile is not wholly inside the rules. */
     if (mask_kind != 0 || !block_inside(&rules, first, last, k0, k1)) {
@@ -583,8 +616,9 @@ __kernel void attention_decode_partial(
     const float scale, const float softcap, const int causal, const int bottom_right,
     const int window_left, const int window_right, __global const int *kv_lens,
     __global const int *q_lens, const int mask_kind, __global const uchar *mask, long m_off,
-    long m_sb, long m_sh, long m_sq, __global const int *block_table, const long table_stride,
-    const int block_size, const int splits, const int split_len) {
+    long m_sb, long m_sh, long m_sq, __global const float *alibi,
+    __global const int *block_table, const long table_stride, const int block_size,
+    const int splits, const int split_len) {
   const int s = get_global_id(0);
   if (s >= splits) return; /* the global size is rounded up to the work-group size */
   const int kv_heads = q_heads / group;
@@ -607,9 +641,15 @@ __kernel void attention_decode_partial(
   float qf[ROWS][HEAD_DIM], acc[ROWS][DV_PAD], m_run[ROWS], l_run[ROWS];
   int row_pos[ROWS]; /* query index i of each row */
   long m_rows[ROWS];
+#if ALIBI
+  float slope[ROWS]; /* in the scores' units */
+#endif
   for (int r = 0; r < ROWS; r++) {
     const int h = hk * group + r / sq, i = r % sq;
     row_pos[r] = i;
+#if ALIBI
+    slope[r] = alibi[h] * (fold ? LOG2E : 1.0f);
+#endif
     m_rows[r] = m_off + b * m_sb + h * m_sh + (long)i * m_sq;
     const long q_row = q_off + b * q_sb + h * q_sh + (long)i * q_ss;
     for (int d = 0; d < HEAD_DIM; d++)
@@ -653,12 +693,20 @@ __kernel void attention_decode_partial(
     /* Softcap and masks, then log2 units, as the fused kernel does. */
     const int inside = mask_kind == 0 && k0 + VEC <= k_end &&
                        block_inside(&rules, 0, sq - 1, k0, k0 + VEC - 1);
-    /* Most decode tiles need nothing here: no mask boundary, no softcap, log2 units already. */
+    /* Most decode tiles need nothing here: no mask boundary, no softcap, log2 units already
+     * (unless an ALiBi bias is to be added). */
+    int nothing_to_do = inside && fold;
+#if ALIBI
+    nothing_to_do = 0;
+#endif
 #pragma unroll
-    for (int r = 0; r < ROWS && !(inside && fold); r++) {
+    for (int r = 0; r < ROWS && !nothing_to_do; r++) {
       for (int u = 0; u < VEC; u++) {
         float x = sc[r][u];
         if (softcap != 0.0f) x = softcap * tanh(x / softcap);
+#if ALIBI
+        x = fma(-slope[r], alibi_distance(row_pos[r] + rules.diag, k0 + u), x);
+#endif
         if (!inside) {
           const int key = k0 + u;
           int ok = key < k_end && key_allowed(&rules, row_pos[r], key);
@@ -777,7 +825,8 @@ __kernel void attention_decode_merge(__global const float *part,
  *   mode 0  s = scale * q . k     (fp32, as the fused kernel's unfolded path: q*scale, then
  *                                  fma over d in order)
  *   mode 1  s = softcap * tanh(s / softcap)   (when softcap > 0)
- *   mode 2  masked entries -inf, additive mask added (the same mask_rules as above)
+ *   mode 2  ALiBi bias added, masked entries -inf, additive mask added (the same
+ *           mask_rules as above)
  *   mode 3  p = exp(s - lse) for attended entries, 0 for masked ones and empty rows
  *
  * One work-item per (key j, query row i, batch*head): global (roundup(Skv, WG), Sq, B*Hq),
@@ -794,7 +843,7 @@ __kernel void attention_weights(
     const float scale, const float softcap, const int causal, const int bottom_right,
     const int window_left, const int window_right, __global const int *kv_lens,
     __global const int *q_lens, const int mask_kind, __global const uchar *mask, long m_off,
-    long m_sb, long m_sh, long m_sq, const int mode) {
+    long m_sb, long m_sh, long m_sq, __global const float *alibi, const int mode) {
   const int j = get_global_id(0);
   const int i = get_global_id(1);
   const int bh = get_global_id(2);
@@ -819,6 +868,9 @@ __kernel void attention_weights(
     rules.diag = bottom_right ? rules.kvlen - rules.qlen : 0;
     rules.left = window_left;
     rules.right = causal ? (window_right < 0 ? 0 : min(window_right, 0)) : window_right;
+#if ALIBI
+    s = fma(-alibi[h], alibi_distance(i + rules.diag, j), s); /* a bias: before the masks */
+#endif
     int ok = key_allowed(&rules, i, j);
     const long m_at = m_off + b * m_sb + h * m_sh + (long)i * m_sq + j;
     if (ok && mask_kind == 1) ok = mask[m_at] != 0;

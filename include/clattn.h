@@ -405,6 +405,11 @@ typedef struct clattn_attention_desc {
    * when Skv is short, since each slice holds a whole number of 8-key vectors. Negative:
    * INVALID_ARGUMENT. */
   int kv_splits;
+  /* ALiBi (Press et al. 2022): a float32 buffer of Hq slopes (NULL: off). Query head h adds
+   * -slopes[h] * |i' - j| to the score of key j (i' = i aligned as above, so with causal
+   * masking this is the paper's bias -m * (i' - j)), after scale and softcap, before masks.
+   * clattn_alibi_slopes gives the paper's slopes. */
+  cl_mem alibi_slopes;
 } clattn_attention_desc;
 
 #define CLATTN_MAX_HEAD_DIM 512
@@ -425,7 +430,8 @@ CLATTN_API void clattn_attention_desc_init(clattn_attention_desc *desc);
  * INVALID_ARGUMENT for null pointers or buffers, non-positive sizes, Hq not a multiple of
  * Hkv, negative strides, an output view whose elements overlap, a view that reaches past
  * its buffer's CL_MEM_SIZE, or an output (O, LSE) that shares memory with anything the
- * kernel reads (Q, K, V, the mask, the lengths) — except that O may overwrite Q in place
+ * kernel reads (Q, K, V, the mask, the lengths, the ALiBi slopes, whose buffer must hold Hq
+ * floats) — except that O may overwrite Q in place
  * through an identical view when D = Dv (the message names the argument); UNSUPPORTED for a head
  * dimension above CLATTN_MAX_HEAD_DIM or one that does not fit the device. On any failure
  * nothing is enqueued and nothing is written. Build statuses as clattn_prepare_kernels. */
@@ -434,6 +440,13 @@ CLATTN_API clattn_status clattn_attention_forward(
     const clattn_tensor *q, const clattn_tensor *k, const clattn_tensor *v,
     const clattn_tensor *o, const clattn_tensor *lse, cl_uint num_wait_events,
     const cl_event *wait_events, cl_event *event);
+
+/* The ALiBi slopes of the paper for `heads` heads, written to out[0 .. heads-1]: for n a
+ * power of two, slope h (0-based) is 2^(-8 (h+1) / n); otherwise the n' = largest power of two
+ * below `heads` gives the first n' slopes and the slopes of 2 n' heads at odd exponents,
+ * 2^(-8 k / (2 n')) for k = 1, 3, 5, ..., the rest (as the paper's code and Hugging Face's
+ * get_slopes). INVALID_ARGUMENT for heads < 1 or out NULL (message in clattn_last_error(NULL)). */
+CLATTN_API clattn_status clattn_alibi_slopes(int64_t heads, float *out);
 
 /* Convenience: fills a view of a contiguous tensor of shape (B, H, S, D) in BHSD order
  * (layout 0) or (B, S, H, D) in BSHD order (layout 1), starting at element `offset`. */
@@ -454,7 +467,7 @@ CLATTN_API size_t clattn_dtype_size(clattn_dtype dtype);
 typedef enum clattn_weights_mode {
   CLATTN_WEIGHTS_SCORES = 0,     /* scale * Q K^T */
   CLATTN_WEIGHTS_SOFTCAPPED = 1, /* after softcap (equal to mode 0 without softcap) */
-  CLATTN_WEIGHTS_MASKED = 2,     /* after softcap and every mask: masked entries are -inf */
+  CLATTN_WEIGHTS_MASKED = 2,     /* after softcap, ALiBi and every mask: masked entries -inf */
   CLATTN_WEIGHTS_PROBS = 3       /* softmax probabilities; rows with nothing attended are 0 */
 } clattn_weights_mode;
 
@@ -544,6 +557,208 @@ CLATTN_API clattn_status clattn_attention_forward_kv(
     const clattn_tensor *q, clattn_kv_cache *cache, const clattn_tensor *o,
     const clattn_tensor *lse, cl_uint num_wait_events, const cl_event *wait_events,
     cl_event *event);
+
+/* ---------------------------------------------------------------------------------------
+ * Position information
+ *
+ * Position p of batch b's token s is position_offset + s, plus positions[b] when an int32
+ * `positions` buffer of B entries is given (decoding with per-sequence lengths).
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum clattn_rope_style {
+  CLATTN_ROPE_NONE = 0,
+  /* Pairs (2i, 2i+1) rotate together: RoFormer, GPT-J, Meta's LLaMA reference code. */
+  CLATTN_ROPE_INTERLEAVED = 1,
+  /* Pairs (i, i + R/2) rotate together: GPT-NeoX and Hugging Face's rotate_half. */
+  CLATTN_ROPE_HALF = 2
+} clattn_rope_style;
+
+/* Rotary position embedding. Pair i of a head's first R = rotary_dim features turns by the
+ * angle p * base^(-2i / R); features from R on are left alone (partial rotary). Angles are
+ * accurate to about 1e-6 rad for |p| <= 2^24 (beyond, p is rounded to float32 first). */
+typedef struct clattn_rope {
+  clattn_rope_style style;
+  float base;         /* 0: 10000 */
+  int64_t rotary_dim; /* R: even, 2 .. head dim; 0: the whole head */
+} clattn_rope;
+
+/* Rotates x (B, H, S, D), any storage type, in place (x's elements must be distinct).
+ * Style NONE rotates nothing but still validates and completes `event` after the wait list;
+ * rotary_dim 0 needs an even D. Enqueue-style; validation as clattn_attention_forward
+ * (INVALID_ARGUMENT naming the argument; nothing enqueued). */
+CLATTN_API clattn_status clattn_rope_apply(clattn_context *ctx, cl_command_queue queue,
+                                           const clattn_rope *rope, const clattn_tensor *x,
+                                           int64_t batch, int64_t heads, int64_t seq,
+                                           int64_t dim, int64_t position_offset,
+                                           cl_mem positions, cl_uint num_wait_events,
+                                           const cl_event *wait_events, cl_event *event);
+
+/* Adds the sinusoidal encoding of Vaswani et al. to x (B, 1, S, E), any storage type, in place:
+ * PE(p, 2i) = sin(p / base^(2i/E)), PE(p, 2i+1) = cos(p / base^(2i/E)); base 0: 10000. An
+ * odd E's last feature gets the sine only. x's stride_head is ignored. Enqueue-style;
+ * validation as clattn_rope_apply. */
+CLATTN_API clattn_status clattn_sinusoidal_add(clattn_context *ctx, cl_command_queue queue,
+                                               const clattn_tensor *x, int64_t batch,
+                                               int64_t seq, int64_t dim,
+                                               int64_t position_offset, cl_mem positions,
+                                               float base, cl_uint num_wait_events,
+                                               const cl_event *wait_events, cl_event *event);
+
+/* ---------------------------------------------------------------------------------------
+ * CLBlast tuning
+ *
+ * clattn's dense projections run on CLBlast, whose built-in parameters may be poor for a
+ * device (PoCL on CPUs especially). clattn_tune_gemm searches CLBlast's Xgemm parameters for
+ * the context's device by timing real GEMMs and checking each result, and stores the winner
+ * in clattn's per-device tuning file; every context created afterwards on that device applies
+ * it (CLBlastOverrideParameters), as does this one at once.
+ *
+ * The tuning file is CLATTN_TUNING_DIR/<device key>.tune if that variable is set, else
+ * "tuning/<device key>.tune" under the disk cache directory (clattn_context_options.cache_dir,
+ * CLATTN_CACHE_DIR, XDG_CACHE_HOME/clattn or ~/.cache/clattn). CLATTN_TUNING=0 makes
+ * contexts ignore it.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct clattn_gemm_tune_options {
+  /* The GEMM timed: C (m x n) = A (m x k) B^T (B is n x k), row-major, float32, as clattn's
+   * projections call it. 0: 4096 x 512 x 512. */
+  int64_t m, n, k;
+  int max_candidates; /* parameter sets tried (0: 48) */
+  double max_seconds; /* stop starting candidates after this long (0: no limit) */
+  int repeats;        /* timed runs per candidate; the median counts (0: 5) */
+  unsigned seed;      /* order of the search (0: a fixed default) */
+  int store;          /* 1 (default through init): write the tuning file */
+  /* Called after each candidate (may be NULL): its index, the total, its parameters
+   * ("KWG=32 KWI=2 ...") and GFLOP/s (0 when it failed to build or gave a wrong result). */
+  void (*progress)(void *user, int index, int total, const char *params, double gflops);
+  void *user;
+} clattn_gemm_tune_options;
+
+typedef struct clattn_gemm_tune_result {
+  double untuned_gflops; /* CLBlast's own parameters, same shape, same run */
+  double tuned_gflops;   /* the winner (= untuned when nothing beat it) */
+  int candidates_tried, candidates_failed;
+  char params[512];      /* the winner's parameters, "" when CLBlast's own won */
+  char file[1024];       /* the tuning file written ("" when not stored) */
+} clattn_gemm_tune_result;
+
+CLATTN_API void clattn_gemm_tune_options_init(clattn_gemm_tune_options *options);
+/* Statuses: INVALID_ARGUMENT, OPENCL_ERROR, IO_ERROR (file not written; the parameters still
+ * apply to this process), UNSUPPORTED (CLBlast cannot run on the device). */
+CLATTN_API clattn_status clattn_tune_gemm(clattn_context *ctx,
+                                          const clattn_gemm_tune_options *options,
+                                          clattn_gemm_tune_result *result);
+
+/* ---------------------------------------------------------------------------------------
+ * Multi-head attention layer
+ *
+ *   Y = concat_h(attention(X W_q,h + b_q,h, M W_k,h + b_k,h, M W_v,h + b_v,h)) W_o^T + b_o
+ *
+ * with M = X (self-attention) or a memory M (cross-attention). Projections are CLBlast GEMMs
+ * on float32; Q, K and V of self-attention come from one GEMM into one packed buffer whose
+ * heads are strided views (no copies), then bias and RoPE are applied in one pass, the fused
+ * attention kernel runs on those views and writes the heads side by side, and one GEMM
+ * projects them. The layer is float32 throughout.
+ *
+ * Ordering: CLBlast takes no wait list. clattn enqueues a barrier with the caller's wait list
+ * before its first command, and on out-of-order queues a barrier after each CLBlast call, so
+ * the layer's commands run in order and the returned event covers all of them, on in-order
+ * and out-of-order queues alike.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct clattn_mha clattn_mha;
+
+typedef struct clattn_mha_desc {
+  int64_t embed_dim; /* E: features of X and of Y */
+  int64_t num_heads; /* Hq */
+  int64_t kv_heads;  /* Hkv, dividing Hq (GQA; 1: MQA); 0: Hq */
+  int64_t head_dim;  /* D; 0: E / Hq (E must then be a multiple of Hq) */
+  int64_t kv_dim;    /* features of the cross-attention memory M (kdim = vdim); 0: E */
+  int bias;          /* 1: the projections have biases */
+  clattn_rope rope;  /* RoPE on Q and K after the projection (style NONE: off) */
+  int alibi;         /* 1: ALiBi with clattn_alibi_slopes(Hq) */
+  float scale;       /* 0: 1/sqrt(D) */
+} clattn_mha_desc;
+
+/* A host float32 array, row-major; a vector has cols 1 (or 0). */
+typedef struct clattn_host_matrix {
+  const float *data;
+  int64_t rows, cols;
+} clattn_host_matrix;
+
+/* The layer's weights, as PyTorch stores them: either the packed nn.MultiheadAttention
+ * in_proj_weight (3E, E) and in_proj_bias (3E) (needs Hkv = Hq, kv_dim = E and Hq*D = E),
+ * or q_weight (Hq*D, E), k_weight and v_weight (Hkv*D, kv_dim) with biases (Hq*D) and
+ * (Hkv*D); and out_weight (E, Hq*D) with out_bias (E). Biases are given exactly when
+ * desc.bias is 1. Unused members have data NULL. */
+typedef struct clattn_mha_weights {
+  clattn_host_matrix in_proj_weight, in_proj_bias;
+  clattn_host_matrix q_weight, k_weight, v_weight;
+  clattn_host_matrix q_bias, k_bias, v_bias;
+  clattn_host_matrix out_weight, out_bias;
+} clattn_mha_weights;
+
+CLATTN_API void clattn_mha_desc_init(clattn_mha_desc *desc);
+/* Statuses: INVALID_ARGUMENT (naming the field), OUT_OF_HOST_MEMORY, OPENCL_ERROR. */
+CLATTN_API clattn_status clattn_mha_create(clattn_context *ctx, const clattn_mha_desc *desc,
+                                           clattn_mha **mha);
+/* Destroy after the layer's work has finished. NULL is a no-op. */
+CLATTN_API void clattn_mha_destroy(clattn_mha *mha);
+
+/* Copies the weights to the device (blocking). A weight of the wrong shape, a missing one, or
+ * one given twice is INVALID_ARGUMENT naming it and both shapes; the layer keeps its previous
+ * weights then. Forward calls before the first successful call are INVALID_ARGUMENT. */
+CLATTN_API clattn_status clattn_mha_set_weights(clattn_mha *mha, const clattn_mha_weights *w);
+
+/* Compiles CLBlast's and clattn's kernels for these shapes by running the layer once on
+ * zeros, so that the first real call pays no start-up cost (PoCL: seconds). Blocking. */
+CLATTN_API clattn_status clattn_mha_warm_up(clattn_mha *mha, int64_t batch, int64_t seq,
+                                            int64_t memory_len);
+
+typedef enum clattn_mha_weights_output {
+  CLATTN_MHA_NO_WEIGHTS = 0,
+  CLATTN_MHA_WEIGHTS_AVERAGE = 1, /* (B, 1, S, Skv): the mean over heads, as need_weights */
+  CLATTN_MHA_WEIGHTS_PER_HEAD = 2 /* (B, Hq, S, Skv) */
+} clattn_mha_weights_output;
+
+/* One call of the layer. Views are float32; X, Y and M are (B, 1, S, features) views (their
+ * stride_head is ignored). Masking is that of clattn_attention_desc: causal, alignment and
+ * windows over (S, Skv); kv_lens and q_lens per batch; a mask tensor (b, h, i, j), where a
+ * key padding mask is a mask with stride_head = stride_query = 0. */
+typedef struct clattn_mha_inputs {
+  int64_t batch, seq;     /* B, S */
+  clattn_tensor x, y;     /* X (B, S, E) in, Y (B, S, E) out; Y must not overlap X or M */
+  clattn_tensor memory;   /* cross-attention: M (B, Skv, kv_dim); buffer NULL: self */
+  int64_t memory_len;     /* Skv of M */
+  int causal;
+  clattn_alignment alignment;
+  int64_t window_left, window_right; /* -1: unbounded */
+  cl_mem kv_lens, q_lens;
+  clattn_mask mask;
+  int64_t position_offset; /* RoPE position of the first token of X (and of M) */
+  clattn_mha_weights_output weights_output;
+  clattn_tensor weights;   /* with weights_output: probabilities, any storage type */
+} clattn_mha_inputs;
+
+/* Defaults: self-attention, no masks, windows -1, no weights output. */
+CLATTN_API void clattn_mha_inputs_init(clattn_mha_inputs *inputs);
+
+/* Enqueues the layer (see "Ordering"). Validation before anything is enqueued. */
+CLATTN_API clattn_status clattn_mha_forward(clattn_mha *mha, cl_command_queue queue,
+                                            const clattn_mha_inputs *inputs,
+                                            cl_uint num_wait_events,
+                                            const cl_event *wait_events, cl_event *event);
+
+/* One incremental-decoding step of a self-attention layer: projects the n new tokens of
+ * x_new (B, 1, n, E), applies RoPE at their positions (each sequence's cache length before
+ * the step), appends their K and V to `cache` (which must have the layer's Hkv and D),
+ * attends causally over everything the cache holds, and writes y (B, 1, n, E). Equal to the
+ * full causal pass over the whole sequence. `counts` as clattn_kv_cache_append. */
+CLATTN_API clattn_status clattn_mha_step(clattn_mha *mha, cl_command_queue queue,
+                                         clattn_kv_cache *cache, const clattn_tensor *x_new,
+                                         int64_t n, const int32_t *counts,
+                                         const clattn_tensor *y, cl_uint num_wait_events,
+                                         const cl_event *wait_events, cl_event *event);
 
 #ifdef __cplusplus
 }

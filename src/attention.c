@@ -1,4 +1,6 @@
-/* clattn_attention_forward: validate, pick the kernel variant, set arguments, enqueue. */
+/* clattn_attention_forward: validate, pick the kernel variant, set arguments, enqueue; and
+ * the ALiBi slopes. */
+#include <math.h>
 #include <string.h>
 
 #include "attention_config.h"
@@ -35,6 +37,7 @@ void clattn__attention_rule_args(clattn__args *a, const clattn_attention_desc *d
   clattn__arg_long(a, d->mask.stride_batch);
   clattn__arg_long(a, d->mask.stride_head);
   clattn__arg_long(a, d->mask.stride_query);
+  clattn__arg_buffer(a, d->alibi_slopes);
 }
 
 void clattn__attention_page_args(clattn__args *a, const clattn__kv_pages *pages) {
@@ -60,7 +63,7 @@ static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
 /* Builds (or finds) the variant and checks that the device accepts its work-group size,
  * halving the work-group until it does. */
 static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_shape *s,
-                                const clattn_tensor *const t[4], int paged,
+                                const clattn_tensor *const t[4], int paged, int alibi,
                                 clattn__attention_config *config, cl_kernel *kernel) {
   clattn_dtype types[4] = {t[0]->dtype, t[1]->dtype, t[2]->dtype, t[3]->dtype};
   for (;;) {
@@ -68,6 +71,7 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_sha
     cl_program program;
     clattn__attention_defines(config, s->head_dim, s->v_dim, types, &defines);
     if (paged) clattn__defines_set_int(&defines, "PAGED", 1);
+    if (alibi) clattn__defines_set_int(&defines, "ALIBI", 1); /* set only when on: see variants.c */
     clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
     if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, "attention_fwd", kernel);
     if (status != CLATTN_SUCCESS) return status;
@@ -101,7 +105,8 @@ clattn_status clattn__attention_enqueue(clattn_context *ctx, cl_command_queue qu
       clattn__attention_pick_config(ctx, shape->head_dim, shape->v_dim, &config);
   cl_kernel kernel = NULL;
   if (status == CLATTN_SUCCESS)
-    status = get_kernel(ctx, shape, tensors, pages != NULL, &config, &kernel);
+    status = get_kernel(ctx, shape, tensors, pages != NULL, desc->alibi_slopes != NULL, &config,
+                        &kernel);
   if (status != CLATTN_SUCCESS) return status;
 
   cl_int err = set_arguments(kernel, desc, shape, tensors, pages);
@@ -137,4 +142,23 @@ clattn_status clattn_attention_forward(clattn_context *ctx, cl_command_queue que
   const clattn_tensor *const tensors[5] = {q, k, v, o, lse};
   return clattn__attention_enqueue(ctx, queue, desc, &shape, tensors, NULL, num_wait_events,
                                    wait_events, event);
+}
+
+/* Press et al. 2022, and the reference code of the paper (get_slopes): for n heads a power of
+ * two the slopes are the geometric sequence 2^(-8/n), 2^(-16/n), ..., 2^(-8); otherwise the
+ * n' = largest power of two below n gives the first n' slopes, and the slopes of 2 n' heads
+ * at odd exponents, 2^(-8 k / (2 n')) for k = 1, 3, 5, ..., the remaining n - n'. */
+clattn_status clattn_alibi_slopes(int64_t heads, float *out) {
+  if (heads < 1)
+    return clattn__fail(NULL, CLATTN_INVALID_ARGUMENT, "heads = %lld must be at least 1",
+                        (long long)heads);
+  if (!out) return clattn__fail(NULL, CLATTN_INVALID_ARGUMENT, "out must not be NULL");
+  int64_t base = 1;
+  while (base <= heads / 2) base *= 2; /* the largest power of two <= heads */
+  for (int64_t h = 0; h < heads; h++) {
+    double exponent = h < base ? -8.0 * (double)(h + 1) / (double)base
+                               : -8.0 * (double)(2 * (h - base) + 1) / (double)(2 * base);
+    out[h] = (float)exp2(exponent);
+  }
+  return CLATTN_SUCCESS;
 }

@@ -64,8 +64,8 @@ static cl_int merge_arguments(cl_kernel kernel, const clattn__attention_shape *s
 }
 
 static clattn_status get_kernels(clattn_context *ctx, const clattn__attention_shape *s,
-                                 const clattn_tensor *const t[5], int paged, cl_kernel *partial,
-                                 cl_kernel *merge) {
+                                 const clattn_tensor *const t[5], int paged, int alibi,
+                                 cl_kernel *partial, cl_kernel *merge) {
   clattn__defines defines;
   clattn__defines_init(&defines);
   static const char *type_names[4] = {"Q_TYPE", "K_TYPE", "V_TYPE", "O_TYPE"};
@@ -75,6 +75,7 @@ static clattn_status get_kernels(clattn_context *ctx, const clattn__attention_sh
   clattn__defines_set_int(&defines, "ROWS", (s->q_heads / s->kv_heads) * s->q_len);
   clattn__defines_set_int(&defines, "VEC", DECODE_VEC);
   if (paged) clattn__defines_set_int(&defines, "PAGED", 1);
+  if (alibi) clattn__defines_set_int(&defines, "ALIBI", 1);
   for (int i = 0; i < 4; i++) clattn__defines_set_int(&defines, type_names[i], t[i]->dtype);
   cl_program program;
   clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
@@ -136,7 +137,8 @@ clattn_status clattn__decode_enqueue(clattn_context *ctx, cl_command_queue queue
   size_t part_bytes = (size_t)shape->batch * shape->q_heads * shape->q_len * splits *
                       (size_t)(dv_pad + 2) * sizeof(float);
   cl_kernel partial = NULL, merge = NULL;
-  clattn_status status = get_kernels(ctx, shape, tensors, pages != NULL, &partial, &merge);
+  clattn_status status = get_kernels(ctx, shape, tensors, pages != NULL,
+                                     desc->alibi_slopes != NULL, &partial, &merge);
   if (status != CLATTN_SUCCESS) return status;
   cl_int err;
   /* Released right after enqueueing: OpenCL keeps it alive until the kernels are done. */

@@ -171,6 +171,21 @@ static clattn_status check_lengths(clattn_context *ctx, const clattn_attention_d
   return CLATTN_SUCCESS;
 }
 
+/* ALiBi slopes: one float32 per query head. */
+static clattn_status check_alibi(clattn_context *ctx, const clattn_attention_desc *d,
+                                 const clattn__attention_shape *s) {
+  if (!d->alibi_slopes) return CLATTN_SUCCESS;
+  uint64_t size = 0, need = (uint64_t)s->q_heads * sizeof(cl_float);
+  clattn_status status = buffer_size(ctx, d->alibi_slopes, "desc->alibi_slopes", &size);
+  if (status != CLATTN_SUCCESS) return status;
+  if (size < need)
+    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
+                        "desc->alibi_slopes holds %llu bytes; q_heads %d needs %llu (one float32 "
+                        "slope per query head)",
+                        (unsigned long long)size, s->q_heads, (unsigned long long)need);
+  return CLATTN_SUCCESS;
+}
+
 /* Outputs must not share memory with anything the kernel reads, since other work-groups may
  * still be reading it. One exception: O may overwrite Q in place through an identical view,
  * because each work-group reads its own Q rows before it writes the same O rows. */
@@ -227,17 +242,20 @@ clattn_status clattn__attention_validate(clattn_context *ctx, cl_command_queue q
   const clattn_tensor *tensors[5] = {q, k, v, o, lse};
   uint64_t ranges[5][2];
   if (status == CLATTN_SUCCESS) status = check_tensors(ctx, shape, tensors, ranges);
-  operand all[8] = {{"q", q->buffer, {0, 0}},   {"k", k->buffer, {0, 0}},
+  operand all[9] = {{"q", q->buffer, {0, 0}},   {"k", k->buffer, {0, 0}},
                     {"v", v->buffer, {0, 0}},   {"o", o->buffer, {0, 0}},
                     {"lse", lse ? lse->buffer : NULL, {0, 0}},
                     {"desc->mask", NULL, {0, 0}},
                     {"desc->kv_lens", desc->kv_lens, {0, (uint64_t)shape->batch * sizeof(cl_int)}},
-                    {"desc->q_lens", desc->q_lens, {0, (uint64_t)shape->batch * sizeof(cl_int)}}};
+                    {"desc->q_lens", desc->q_lens, {0, (uint64_t)shape->batch * sizeof(cl_int)}},
+                    {"desc->alibi_slopes", desc->alibi_slopes,
+                     {0, (uint64_t)shape->q_heads * sizeof(cl_float)}}};
   if (status == CLATTN_SUCCESS) status = check_mask(ctx, desc, shape, all[5].range);
   if (status == CLATTN_SUCCESS && desc->mask.type != CLATTN_MASK_NONE) all[5].buffer = desc->mask.buffer;
   if (status == CLATTN_SUCCESS) status = check_lengths(ctx, desc, shape);
+  if (status == CLATTN_SUCCESS) status = check_alibi(ctx, desc, shape);
   for (int i = 0; status == CLATTN_SUCCESS && i < 5; i++)
     if (tensors[i]) memcpy(all[i].range, ranges[i], sizeof ranges[i]);
-  if (status == CLATTN_SUCCESS) status = check_aliasing(ctx, shape, tensors, all, 8);
+  if (status == CLATTN_SUCCESS) status = check_aliasing(ctx, shape, tensors, all, 9);
   return status;
 }

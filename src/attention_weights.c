@@ -60,11 +60,12 @@ static clattn_status check_weights(clattn_context *ctx, const clattn_attention_d
     return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
                         "weights's strides make elements overlap; an output needs distinct elements");
 
-  struct { const char *name; cl_mem buffer; uint64_t range[2]; } in[6] = {
+  struct { const char *name; cl_mem buffer; uint64_t range[2]; } in[7] = {
       {"q", q->buffer, {0, 0}}, {"k", k->buffer, {0, 0}}, {"lse", lse ? lse->buffer : NULL, {0, 0}},
       {"desc->mask", d->mask.type != CLATTN_MASK_NONE ? d->mask.buffer : NULL, {0, 0}},
       {"desc->kv_lens", d->kv_lens, {0, (uint64_t)s->batch * sizeof(cl_int)}},
-      {"desc->q_lens", d->q_lens, {0, (uint64_t)s->batch * sizeof(cl_int)}}};
+      {"desc->q_lens", d->q_lens, {0, (uint64_t)s->batch * sizeof(cl_int)}},
+      {"desc->alibi_slopes", d->alibi_slopes, {0, (uint64_t)s->q_heads * sizeof(cl_float)}}};
   clattn__view qv = tensor_view(q, s->batch, s->q_heads, s->q_len, s->head_dim);
   clattn__view kv = tensor_view(k, s->batch, s->kv_heads, s->kv_len, s->head_dim);
   byte_range(&qv, in[0].range);
@@ -80,7 +81,7 @@ static clattn_status check_weights(clattn_context *ctx, const clattn_attention_d
                        m->type == CLATTN_MASK_BOOL ? 1 : 4};
     byte_range(&mv, in[3].range);
   }
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     if (in[i].buffer == w->buffer && overlaps(in[i].range, range))
       return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "weights overlaps %s in the same buffer",
                           in[i].name);
@@ -110,7 +111,7 @@ static cl_int set_arguments(cl_kernel kernel, const clattn_attention_desc *d,
 /* Builds (or finds) the variant for these storage types and the largest work-group of at
  * most WEIGHTS_WG that the device accepts for it. */
 static clattn_status get_kernel(clattn_context *ctx, const clattn_tensor *q,
-                                const clattn_tensor *k, const clattn_tensor *w,
+                                const clattn_tensor *k, const clattn_tensor *w, int alibi,
                                 cl_kernel *kernel, size_t *wg) {
   clattn__defines defines;
   cl_program program;
@@ -119,6 +120,7 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn_tensor *q,
   clattn__defines_set_int(&defines, "Q_TYPE", (int)q->dtype);
   clattn__defines_set_int(&defines, "K_TYPE", (int)k->dtype);
   clattn__defines_set_int(&defines, "W_TYPE", (int)w->dtype);
+  if (alibi) clattn__defines_set_int(&defines, "ALIBI", 1);
   clattn_status status = clattn__program_get(ctx, "attention_fwd.cl", &defines, &program, NULL);
   if (status == CLATTN_SUCCESS)
     status = clattn__kernel_create(ctx, program, "attention_weights", kernel);
@@ -144,7 +146,9 @@ static clattn_status enqueue_weights(clattn_context *ctx, cl_command_queue queue
                                      const cl_event *wait_events, cl_event *event) {
   cl_kernel kernel = NULL;
   size_t wg = 1;
-  clattn_status status = get_kernel(ctx, q, k, w, &kernel, &wg);
+  /* ALiBi is a bias like an additive mask: modes 0 and 1 do not see it. */
+  const int alibi = d->alibi_slopes != NULL && mode >= CLATTN_WEIGHTS_MASKED;
+  clattn_status status = get_kernel(ctx, q, k, w, alibi, &kernel, &wg);
   if (status != CLATTN_SUCCESS) return status;
   cl_int err = set_arguments(kernel, d, s, q, k, w, lse, mode);
   if (err != CL_SUCCESS) {

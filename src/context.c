@@ -75,6 +75,8 @@ static clattn_status context_init(clattn_context *ctx, const clattn_context_opti
     memcpy(ctx->stats.cache_dir, ctx->cache_dir, n);
   }
   ctx->can_compile = ctx->info.compiler_available && options->allow_compile;
+  /* CLBlast parameters from the device's tuning file; a bad or missing file is only noted. */
+  clattn__tuning_context_init(ctx, options);
   return CLATTN_SUCCESS;
 }
 

@@ -5,6 +5,7 @@
 #include "clattn.h"
 #include "attention_config.h"
 #include "mutex.h"
+#include "tuning.h"
 
 #define CLATTN__ERROR_CAPACITY 32768 /* enough for a compiler log's interesting part */
 
@@ -25,6 +26,7 @@ struct clattn_context {
   clattn__program_entry *programs;
   size_t program_count, program_capacity;
   clattn_cache_stats stats;
+  clattn__tuning_status tuning; /* what the device's tuning file did (tuning.c) */
   int attention_override_set;
   clattn__attention_config attention_override;
   char error[CLATTN__ERROR_CAPACITY];

@@ -18,6 +18,7 @@
 #include "attention_validate.h"
 #include "context.h"
 #include "errors.h"
+#include "kv_cache.h"
 #include "program.h"
 #include "tensor.h"
 
@@ -646,4 +647,8 @@ clattn_status clattn_attention_forward_kv(clattn_context *ctx, cl_command_queue 
   if (list) release_events(list, writes_from, count);
   free(list);
   return status;
+}
+
+const clattn_kv_cache_desc *clattn__kv_cache_desc(const clattn_kv_cache *cache) {
+  return &cache->desc;
 }

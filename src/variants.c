@@ -9,6 +9,7 @@
 #include "context.h"
 #include "errors.h"
 #include "fileio.h"
+#include "posenc.h"
 #include "program.h"
 
 void clattn__ceiling_variant(const clattn_context *ctx, clattn__variant *variant) {
@@ -22,7 +23,7 @@ void clattn__ceiling_variant(const clattn_context *ctx, clattn__variant *variant
 }
 
 /* The variants prepared and exported by default: fp32 attention at the head dimensions
- * most models use, and the fp32 KV-cache append. Other shapes, storage types and the decode
+ * most models use, the fp32 KV-cache append, and the fp32 kernels of the attention layer. Other shapes, storage types and the decode
  * kernels (one variant per query rows per KV head) build on first use. */
 static const int standard_head_dims[] = {64, 128};
 
@@ -52,6 +53,14 @@ size_t clattn__variants_collect(clattn_context *ctx, clattn__variant *out, size_
     }
     count++;
   }
+  /* The attention layer's bias + RoPE pass (every style) and its head-averaging kernel. */
+  count += clattn__posenc_variants(count < capacity ? out + count : NULL,
+                                   count < capacity ? capacity - count : 0);
+  if (count < capacity) {
+    out[count].file = "mha.cl";
+    clattn__defines_init(&out[count].defines);
+  }
+  count++;
   return count;
 }
 

@@ -191,7 +191,7 @@ static void check_canary(const char *name, const char *what, const unsigned char
 }
 
 typedef struct run_buffers {
-  cl_mem q, k, v, o, lse, mask, kv_lens, q_lens;
+  cl_mem q, k, v, o, lse, mask, kv_lens, q_lens, alibi;
 } run_buffers;
 
 static void forward_once(attn_env *env, const attn_case *c, const clattn_attention_desc *desc,
@@ -299,6 +299,7 @@ attn_report attn_run(attn_env *env, const attn_case *c) {
   clattn_attention_desc desc = *d;
   if (c->kv_lens) desc.kv_lens = buf.kv_lens = attn_buffer(env, c->kv_lens, (size_t)B * 4);
   if (c->q_lens) desc.q_lens = buf.q_lens = attn_buffer(env, c->q_lens, (size_t)B * 4);
+  if (c->alibi) desc.alibi_slopes = buf.alibi = attn_buffer(env, c->alibi, (size_t)Hq * 4);
   if (c->mask_type != CLATTN_MASK_NONE) {
     buf.mask = attn_buffer(env, c->mask, c->mask_bytes);
     desc.mask.type = c->mask_type;
@@ -346,6 +347,7 @@ attn_report attn_run(attn_env *env, const attn_case *c) {
   p.mask_stride_batch = c->mask_stride_batch;
   p.mask_stride_head = c->mask_stride_head;
   p.mask_stride_query = c->mask_stride_query;
+  p.alibi_slopes = c->alibi;
   p.q = q;
   p.k = k;
   p.v = v;
@@ -392,10 +394,10 @@ attn_report attn_run(attn_env *env, const attn_case *c) {
          (long long)rep.inf_o, (long long)rep.empty_rows, now_seconds() - start);
   fflush(stdout);
 
-  cl_mem all[8] = {buf.q, c->layout == ATTN_PACKED ? NULL : buf.k,
+  cl_mem all[9] = {buf.q, c->layout == ATTN_PACKED ? NULL : buf.k,
                    c->layout == ATTN_PACKED ? NULL : buf.v, buf.o, buf.lse, buf.mask,
-                   buf.kv_lens, buf.q_lens};
-  for (int i = 0; i < 8; i++)
+                   buf.kv_lens, buf.q_lens, buf.alibi};
+  for (int i = 0; i < 9; i++)
     if (all[i]) clReleaseMemObject(all[i]);
   free(q);
   free(k);

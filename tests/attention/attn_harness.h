@@ -69,6 +69,7 @@ struct attn_case {
   size_t mask_bytes;
   uint64_t mask_offset;
   int64_t mask_stride_batch, mask_stride_head, mask_stride_query;
+  const float *alibi;           /* ALiBi: Hq host slopes, copied to desc.alibi_slopes; or NULL */
   uint64_t seed;
   double sigma;       /* standard deviation of Q and K (1 by default); V is N(0, 1) */
   attn_poke_fn poke;  /* NULL: none */

@@ -17,7 +17,7 @@ enum { B = 2, HQ = 4, HKV = 2, SQ = 17, SKV = 33, D = 64 };
 
 typedef struct fixture {
   attn_env env;
-  cl_mem q, k, v, o, lse, kv_lens, q_lens, mask, small;
+  cl_mem q, k, v, o, lse, kv_lens, q_lens, mask, small, slopes_short;
   clattn_attention_desc desc;
   clattn_tensor tq, tk, tv, to, tl;
   float *canary_o, *canary_l, *readback;
@@ -290,6 +290,16 @@ static void lengths_masks_events(void) {
   fx.desc.q_lens = fx.o;
   INVALID("q_lens inside o's buffer", "o overlaps desc->q_lens");
 
+  /* ALiBi slopes: Hq float32 values, read by the kernel. */
+  fx.desc.alibi_slopes = fx.small;
+  INVALID("alibi_slopes buffer of 4*B-1 bytes", "desc->alibi_slopes");
+  fx.desc.alibi_slopes = fx.slopes_short;
+  INVALID("alibi_slopes buffer of 4*Hq-1 bytes", "desc->alibi_slopes holds 15 bytes");
+  fx.desc.alibi_slopes = fx.lse;
+  INVALID("alibi_slopes inside lse's buffer", "lse overlaps desc->alibi_slopes");
+  fx.desc.alibi_slopes = fx.o;
+  INVALID("alibi_slopes inside o's buffer", "o overlaps desc->alibi_slopes");
+
   cl_event user = clCreateUserEvent(fx.env.cl, NULL);
   CHECK(user != NULL);
   expect_failure("num_wait_events 1, wait_events NULL", __LINE__, fx.env.ctx, NULL, &fx.desc,
@@ -328,6 +338,7 @@ int main(void) {
   fx.o = attn_buffer(&fx.env, NULL, NQ * 4);
   fx.lse = attn_buffer(&fx.env, NULL, NL * 4);
   fx.small = attn_buffer(&fx.env, zeros, 4 * B - 1);
+  fx.slopes_short = attn_buffer(&fx.env, zeros, 4 * HQ - 1);
   fx.mask = attn_buffer(&fx.env, NULL, (size_t)B * HQ * SQ * SKV);
   reset();
   CHECK_OK(fx.env.ctx, clattn__attention_set_override(fx.env.ctx, &ATTN_CPU));
@@ -343,7 +354,7 @@ int main(void) {
   printf("the valid baseline again:\n");
   baseline_succeeds();
 
-  cl_mem all[] = {fx.q, fx.k, fx.v, fx.o, fx.lse, fx.small, fx.mask};
+  cl_mem all[] = {fx.q, fx.k, fx.v, fx.o, fx.lse, fx.small, fx.mask, fx.slopes_short};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clReleaseMemObject(all[i]);
   free(zeros);
   free(fx.canary_o);

@@ -10,6 +10,8 @@
  *  - poison (NaN, inf, 1e30) at every masked K / V position never leaks, and NaN / inf at
  *    attended keys reaches exactly the rows attending them, wherever the slices fall;
  *  - f16 / bf16 storage, views, LSE on and off;
+ *  - ALiBi slopes (the bias follows the alignment and the per-batch lengths) with masks,
+ *    softcap and additive tensors, and MQA with 32 rows per work-item;
  *  - the decode program is really built and used (program cache counters). */
 #include <math.h>
 #include <stdio.h>
@@ -561,6 +563,60 @@ static void storage(attn_env *env) {
   run_splits(env, &c, some, 3);
 }
 
+static void alibi(attn_env *env) {
+  printf("ALiBi:\n");
+  static float paper4[MH], paper8[8];
+  CHECK_OK(NULL, clattn_alibi_slopes(MH, paper4));
+  CHECK_OK(NULL, clattn_alibi_slopes(8, paper8));
+  static const float custom[MH] = {0.0f, 0.9f, -0.005f, 0.03f};
+  attn_case c;
+  mask_case(&c, "alibi top-left (no mask)");
+  c.alibi = paper4;
+  RUN_ALL(env, &c);
+  mask_case(&c, "alibi causal bottom-right");
+  c.desc.causal = 1;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.alibi = paper4;
+  RUN_ALL(env, &c);
+  static const int32_t kv[MB] = {129, 0, 300}, q[MB] = {1, 4, 3};
+  mask_case(&c, "alibi q_lens 1 4 3 + kv_lens 129 0 300, bottom-right");
+  c.q_lens = q;
+  c.kv_lens = kv;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.alibi = custom;
+  RUN_ALL(env, &c);
+  mask_case(&c, "alibi + window left 60, causal bottom-right, kv_lens");
+  c.kv_lens = kv;
+  c.desc.causal = 1;
+  c.desc.window_left = 60;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.alibi = paper4;
+  RUN_ALL(env, &c);
+  mask_case(&c, "alibi softcap 3 (bias after the cap)");
+  c.desc.softcap = 3.0f;
+  c.sigma = 2.0;
+  c.alibi = custom;
+  RUN_ALL(env, &c);
+  mask_image m = additive_mask(MB, MH, MSQ, 21);
+  mask_case(&c, "alibi + additive (B, H, Sq, Skv), bottom-right");
+  use_mask(&c, &m);
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.alibi = paper4;
+  RUN_ALL(env, &c);
+  free(m.data);
+  attn_case_init(&c, "alibi MQA 8/1 Sq 4 (32 rows), bf16 K", 2, 8, 1, 4, 500, 64, 64);
+  c.k_type = CLATTN_BF16;
+  c.desc.causal = 1;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.alibi = paper8;
+  RUN_ALL(env, &c);
+  attn_case_init(&c, "alibi Sq 1 Skv 4096 GQA 8/2", 1, 8, 2, 1, 4096, 128, 128);
+  c.alibi = paper8;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  static const int some[] = {1, 0, 37};
+  run_splits(env, &c, some, 3);
+}
+
 /* ---- the decode path is really taken ----------------------------------------------------- */
 
 static uint64_t programs_fetched(clattn_context *ctx) {
@@ -637,6 +693,7 @@ int main(void) {
   mask_tensors(&env);
   non_finite(&env);
   storage(&env);
+  alibi(&env);
   attn_env_destroy(&env);
   path_taken();
   printf("total %.1fs\n", now_seconds() - start);

@@ -2,7 +2,8 @@
  * paged (block sizes that do not divide the lengths), f32 and 16-bit caches, GQA and MQA.
  * After every append, attention over the cache must equal the double-precision reference of
  * one full causal pass over each sequence's concatenated keys and values (rounded to the
- * cache's storage type, as the cache stores them). Also: capacity and pool exhaustion
+ * cache's storage type, as the cache stores them), with and without ALiBi (whose aligned
+ * position is each sequence's own: length - new tokens + i). Also: capacity and pool exhaustion
  * (CAPACITY_EXCEEDED, nothing changed), reset returning blocks, caller-provided buffers,
  * out-of-order queues, and argument validation. */
 #include <math.h>
@@ -18,6 +19,7 @@ typedef struct config {
   int64_t batch, q_heads, kv_heads, head_dim, v_dim, capacity, block_size, num_blocks;
   clattn_dtype k_dtype, v_dtype, src_dtype;
   int wrap; /* 1: the cache uses buffers the test created */
+  int alibi; /* 1: desc.alibi_slopes = clattn_alibi_slopes(q_heads) */
 } config;
 
 /* A cache and the host model of what it holds. */
@@ -109,6 +111,12 @@ static void session_check(session *s, int64_t n, const int32_t *counts) {
   for (size_t i = 0; i < no; i++) o[i] = NAN;
   cl_mem qb = attn_buffer(env, q, nq * 4), ob = attn_buffer(env, o, no * 4), lb = attn_buffer(env, o, nl * 4);
   cl_mem qlens = counts ? attn_buffer(env, counts, (size_t)B * 4) : NULL;
+  float slopes[64];
+  cl_mem alibi = NULL;
+  if (c->alibi) {
+    CHECK_OK(NULL, clattn_alibi_slopes(c->q_heads, slopes));
+    alibi = attn_buffer(env, slopes, (size_t)c->q_heads * sizeof(float));
+  }
   clattn_attention_desc desc;
   clattn_attention_desc_init(&desc);
   desc.batch = B;
@@ -116,6 +124,7 @@ static void session_check(session *s, int64_t n, const int32_t *counts) {
   desc.q_len = n;
   desc.causal = 1;
   desc.q_lens = qlens;
+  desc.alibi_slopes = alibi;
   desc.kv_splits = (int)ref_rng_below(&s->rng, 4); /* automatic, never, 2 or 3 slices */
   clattn_tensor tq = clattn_tensor_contiguous(qb, CLATTN_F32, CLATTN_LAYOUT_BHSD, c->q_heads, n, c->head_dim, 0);
   clattn_tensor to = clattn_tensor_contiguous(ob, CLATTN_F32, CLATTN_LAYOUT_BHSD, c->q_heads, n, c->v_dim, 0);
@@ -141,6 +150,7 @@ static void session_check(session *s, int64_t n, const int32_t *counts) {
   p.bottom_right = 1;
   p.kv_lens = s->len;
   p.q_lens = counts;
+  p.alibi_slopes = c->alibi ? slopes : NULL;
   p.q = q;
   p.k = k;
   p.v = v;
@@ -160,6 +170,7 @@ static void session_check(session *s, int64_t n, const int32_t *counts) {
   clReleaseMemObject(ob);
   clReleaseMemObject(lb);
   if (qlens) clReleaseMemObject(qlens);
+  if (alibi) clReleaseMemObject(alibi);
   free(q), free(o), free(l), free(k), free(v), free(ro), free(rl);
 }
 
@@ -286,11 +297,16 @@ static void run_steps(attn_env *env, const config *cfg, cl_command_queue queue) 
 }
 
 static const config configs[] = {
-    {"contiguous f32, GQA 2", 3, 4, 2, 64, 64, 37, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0},
-    {"paged bs 5 f32, GQA 3, Dv 48, f16 source", 3, 6, 2, 32, 48, 33, 5, 0, CLATTN_F32, CLATTN_F32, CLATTN_F16, 0},
-    {"paged bs 16 f16, MQA, wrapped", 2, 8, 1, 64, 64, 45, 16, 7, CLATTN_F16, CLATTN_F16, CLATTN_F32, 1},
-    {"contiguous bf16 K / f16 V, bf16 source", 2, 4, 4, 40, 24, 29, 0, 0, CLATTN_BF16, CLATTN_F16, CLATTN_BF16, 0},
-    {"paged bs 16 bf16, GQA 4", 2, 8, 2, 64, 64, 40, 16, 0, CLATTN_BF16, CLATTN_BF16, CLATTN_F32, 0},
+    {"contiguous f32, GQA 2", 3, 4, 2, 64, 64, 37, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0, 0},
+    {"paged bs 5 f32, GQA 3, Dv 48, f16 source", 3, 6, 2, 32, 48, 33, 5, 0, CLATTN_F32, CLATTN_F32, CLATTN_F16, 0, 0},
+    {"paged bs 16 f16, MQA, wrapped", 2, 8, 1, 64, 64, 45, 16, 7, CLATTN_F16, CLATTN_F16, CLATTN_F32, 1, 0},
+    {"contiguous bf16 K / f16 V, bf16 source", 2, 4, 4, 40, 24, 29, 0, 0, CLATTN_BF16, CLATTN_F16, CLATTN_BF16, 0, 0},
+    {"paged bs 16 bf16, GQA 4", 2, 8, 2, 64, 64, 40, 16, 0, CLATTN_BF16, CLATTN_BF16, CLATTN_F32, 0, 0},
+    /* ALiBi; capacities of 128 or more so that the split-KV decode path is taken too. */
+    {"contiguous f32, GQA 2, ALiBi", 3, 4, 2, 64, 64, 37, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0, 1},
+    {"contiguous f32, GQA 2, ALiBi, decode path", 2, 4, 2, 64, 64, 150, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0, 1},
+    {"paged bs 16 f16, GQA 4, ALiBi, decode path", 2, 8, 2, 64, 64, 140, 16, 0, CLATTN_F16, CLATTN_F16, CLATTN_F32, 0, 1},
+    {"paged bs 5 f32, MQA, Dv 48, ALiBi", 2, 3, 1, 32, 48, 33, 5, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0, 1},
 };
 
 static void test_steps(attn_env *env) {
@@ -313,7 +329,7 @@ static void test_out_of_order(attn_env *env) {
 
 /* A full sequence refuses more tokens, naming itself; nothing changes; the others go on. */
 static void test_capacity(attn_env *env) {
-  const config c = {"capacity", 2, 2, 1, 16, 16, 8, 0, 0, CLATTN_F32, CLATTN_F16, CLATTN_F32, 1};
+  const config c = {"capacity", 2, 2, 1, 16, 16, 8, 0, 0, CLATTN_F32, CLATTN_F16, CLATTN_F32, 1, 0};
   session s;
   session_open(&s, env, &c, NULL);
   session_append(&s, 6, NULL, CLATTN_SUCCESS);
@@ -335,7 +351,7 @@ static void test_capacity(attn_env *env) {
 
 /* A pool of 5 blocks of 4 tokens shared by two sequences of capacity 16. */
 static void test_pool(attn_env *env) {
-  const config c = {"pool", 2, 4, 2, 32, 32, 16, 4, 5, CLATTN_F32, CLATTN_F32, CLATTN_F32, 1};
+  const config c = {"pool", 2, 4, 2, 32, 32, 16, 4, 5, CLATTN_F32, CLATTN_F32, CLATTN_F32, 1, 0};
   session s;
   session_open(&s, env, &c, NULL);
   session_append(&s, 5, NULL, CLATTN_SUCCESS);          /* 2 + 2 blocks, 1 free */
@@ -363,7 +379,7 @@ static void test_pool(attn_env *env) {
 
 /* The cache writes caller buffers in the documented layout and retains them. */
 static void test_wrap(attn_env *env) {
-  const config c = {"wrap", 2, 2, 2, 8, 8, 6, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 1};
+  const config c = {"wrap", 2, 2, 2, 8, 8, 6, 0, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 1, 0};
   session s;
   session_open(&s, env, &c, NULL);
   cl_uint refs = 0;
@@ -423,7 +439,7 @@ static void test_create_errors(attn_env *env) {
 }
 
 static void test_call_errors(attn_env *env) {
-  const config c = {"errors", 2, 4, 2, 16, 16, 10, 4, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0};
+  const config c = {"errors", 2, 4, 2, 16, 16, 10, 4, 0, CLATTN_F32, CLATTN_F32, CLATTN_F32, 0, 0};
   session s;
   session_open(&s, env, &c, NULL);
   session_append(&s, 2, NULL, CLATTN_SUCCESS);

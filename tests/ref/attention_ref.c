@@ -42,11 +42,24 @@ static float additive(const ref_attention *p, int64_t b, int64_t h, int64_t i, i
   return x;
 }
 
+/* i' of row i in batch b: the position causal masks, windows and ALiBi measure from. */
+static int64_t aligned_row(const ref_attention *p, int64_t b, int64_t i) {
+  int64_t qlen = p->q_lens ? clamp64(p->q_lens[b], 0, p->q_len) : p->q_len;
+  int64_t kvlen = p->kv_lens ? clamp64(p->kv_lens[b], 0, p->kv_len) : p->kv_len;
+  return p->bottom_right ? i + kvlen - qlen : i;
+}
+
+double ref_attention_bias(const ref_attention *p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  if (!p->alibi_slopes) return 0.0;
+  int64_t distance = aligned_row(p, b, i) - j;
+  return -(double)p->alibi_slopes[h] * (double)(distance < 0 ? -distance : distance);
+}
+
 int ref_attention_allowed(const ref_attention *p, int64_t b, int64_t h, int64_t i, int64_t j) {
   int64_t qlen = p->q_lens ? clamp64(p->q_lens[b], 0, p->q_len) : p->q_len;
   int64_t kvlen = p->kv_lens ? clamp64(p->kv_lens[b], 0, p->kv_len) : p->kv_len;
   if (i >= qlen || j >= kvlen) return 0;
-  int64_t aligned = p->bottom_right ? i + kvlen - qlen : i;
+  int64_t aligned = aligned_row(p, b, i);
   if (p->causal && j > aligned) return 0;
   if (p->window_left >= 0 && j < aligned - p->window_left) return 0;
   if (p->window_right >= 0 && j > aligned + p->window_right) return 0;
@@ -83,6 +96,7 @@ int ref_attention_forward(const ref_attention *p, double *o, double *lse) {
           for (int64_t d = 0; d < D; d++) dot += (double)qi[d] * (double)kh[j * D + d];
           double x = dot * scale;
           if (p->softcap > 0.0) x = p->softcap * tanh(x / p->softcap);
+          x += ref_attention_bias(p, b, h, i, j);
           if (p->mask_type == CLATTN_MASK_ADDITIVE) x += (double)additive(p, b, h, i, j);
           s[j] = x;
           if (x > m) m = x; /* NaN compares false: ignored, like fmax */

@@ -3,6 +3,7 @@
  *
  *   s_ij = scale * q_i . k_j                (scale 0: 1/sqrt(D); dot products in double)
  *   s_ij = c * tanh(s_ij / c)               (softcap c > 0)
+ *   s_ij -= slopes[h] * |i' - j|            (ALiBi; i' the aligned row below, per batch)
  *   key j is attended by row i when every rule allows it:
  *     i < Sq_b, j < Skv_b                    (per-batch lengths, clamped to 0..Sq / 0..Skv)
  *     i' = i (top-left) or i + Skv_b - Sq_b (bottom-right)
@@ -41,6 +42,7 @@ typedef struct ref_attention {
   const void *mask;
   uint64_t mask_offset;
   int64_t mask_stride_batch, mask_stride_head, mask_stride_query;
+  const float *alibi_slopes; /* Hq ALiBi slopes, or NULL: no bias */
   const float *q; /* (B, Hq, Sq, D) */
   const float *k; /* (B, Hkv, Skv, D) */
   const float *v; /* (B, Hkv, Skv, Dv) */
@@ -56,6 +58,10 @@ void ref_attention_from_desc(ref_attention *p, const clattn_attention_desc *desc
 
 /* 1 when row i of (b, h) attends key j under every rule and mask, else 0. */
 int ref_attention_allowed(const ref_attention *p, int64_t b, int64_t h, int64_t i, int64_t j);
+
+/* The ALiBi bias of (b, h, i, j): -slopes[h] * |i' - j| with i' = i (top-left) or
+ * i + Skv_b - Sq_b (bottom-right), in double; 0 without slopes. */
+double ref_attention_bias(const ref_attention *p, int64_t b, int64_t h, int64_t i, int64_t j);
 
 /* o: (B, Hq, Sq, Dv) doubles; lse: (B, Hq, Sq) doubles or NULL. Returns 0, or -1 when out
  * of memory. */

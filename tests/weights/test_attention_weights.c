@@ -1,6 +1,7 @@
 /* clattn_attention_weights against the double-precision reference: each of the four modes
  * on shapes that miss every tile size, with causal masks of both alignments, windows,
- * per-batch lengths, bool and additive mask tensors, softcap and GQA; f16/bf16 inputs and
+ * per-batch lengths, bool and additive mask tensors, softcap, GQA and ALiBi (a bias: in modes 2
+ * and 3 only, after softcap, before the masks); f16/bf16 inputs and
  * outputs; canaries around and between the rows of the weights view; a given LSE and a
  * computed one; out-of-order queues; and argument errors that must write nothing. */
 #include <math.h>
@@ -23,6 +24,7 @@ typedef struct wcase {
   clattn_mask_type mask_type;
   int mask_broadcast_heads; /* mask stride_head 0 */
   int give_lse;             /* 1: a forward call's LSE is passed in */
+  const float *alibi;       /* Hq ALiBi slopes, or NULL */
   double sigma;             /* of Q and K; 0: 1 */
 } wcase;
 
@@ -33,7 +35,7 @@ typedef struct wproblem {
   void *mask;             /* dense (B, Hq|1, Sq, Skv) image */
   size_t mask_bytes;
   int64_t m_sb, m_sh, m_sq;
-  cl_mem q_buf, k_buf, mask_buf, kv_lens_buf, q_lens_buf, lse_buf;
+  cl_mem q_buf, k_buf, mask_buf, kv_lens_buf, q_lens_buf, lse_buf, alibi_buf;
   clattn_tensor qt, kt, lset;
   clattn_attention_desc desc;
   ref_attention ref;
@@ -111,6 +113,11 @@ static void problem_make(attn_env *env, const wcase *c, wproblem *p, uint64_t se
     p->desc.q_lens = p->q_lens_buf;
     p->ref.q_lens = c->q_lens;
   }
+  if (c->alibi) {
+    p->alibi_buf = attn_buffer(env, c->alibi, (size_t)p->Hq * sizeof(float));
+    p->desc.alibi_slopes = p->alibi_buf;
+    p->ref.alibi_slopes = c->alibi;
+  }
   if (c->mask_type != CLATTN_MASK_NONE) {
     int64_t mh = c->mask_broadcast_heads ? 1 : p->Hq;
     p->m_sq = p->Skv + 1;
@@ -173,9 +180,9 @@ static void problem_make(attn_env *env, const wcase *c, wproblem *p, uint64_t se
 }
 
 static void problem_free(wproblem *p) {
-  cl_mem all[7] = {p->q_buf, p->k_buf, p->mask_buf, p->kv_lens_buf, p->q_lens_buf, p->lse_buf,
-                   p->wt.buffer};
-  for (int n = 0; n < 7; n++)
+  cl_mem all[8] = {p->q_buf, p->k_buf, p->mask_buf, p->kv_lens_buf, p->q_lens_buf, p->lse_buf,
+                   p->wt.buffer, p->alibi_buf};
+  for (int n = 0; n < 8; n++)
     if (all[n]) clReleaseMemObject(all[n]);
   free(p->q);
   free(p->k);
@@ -198,6 +205,7 @@ static double ref_weight(const wproblem *p, int mode, int64_t b, int64_t h, int6
   if (p->ref.softcap > 0.0) s = p->ref.softcap * tanh(s / p->ref.softcap);
   if (mode == 1) return s;
   if (!ref_attention_allowed(&p->ref, b, h, i, j)) return mode == 2 ? -INFINITY : 0.0;
+  s += ref_attention_bias(&p->ref, b, h, i, j); /* ALiBi, before the additive mask */
   if (p->ref.mask_type == CLATTN_MASK_ADDITIVE)
     s += ((const float *)p->mask)[1 + b * p->m_sb + h * p->m_sh + i * p->m_sq + j];
   if (mode == 2) return s;
@@ -342,6 +350,25 @@ static void test_modes(attn_env *env) {
   c = make_case("given LSE + bool mask + lengths", 2, 2, 1, 17, 203, 8);
   c.mask_type = CLATTN_MASK_BOOL, c.give_lse = 1, c.kv_lens = kv_lens, c.q_lens = q_lens;
   run_case(env, &c, seed++);
+
+  static float slopes4[4];
+  CHECK_OK(NULL, clattn_alibi_slopes(4, slopes4));
+  static const float custom[2] = {0.6f, 0.0f};
+  c = make_case("alibi GQA top-left 17x203", 2, 4, 2, 17, 203, 64);
+  c.alibi = slopes4;
+  run_case(env, &c, seed++);
+  c = make_case("alibi causal bottom-right + lengths", 2, 4, 1, 113, 203, 59);
+  c.desc.causal = 1, c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.kv_lens = kv_lens_b, c.q_lens = q_lens_b, c.alibi = slopes4;
+  run_case(env, &c, seed++);
+  c = make_case("alibi softcap 2 + additive + lengths", 2, 2, 2, 17, 203, 59);
+  c.desc.softcap = 2.0f, c.mask_type = CLATTN_MASK_ADDITIVE, c.sigma = 3.0;
+  c.desc.alignment = CLATTN_ALIGN_BOTTOM_RIGHT;
+  c.kv_lens = kv_lens, c.q_lens = q_lens, c.alibi = custom;
+  run_case(env, &c, seed++);
+  c = make_case("alibi given LSE, window 9,2", 1, 4, 2, 113, 37, 8);
+  c.desc.window_left = 9, c.desc.window_right = 2, c.give_lse = 1, c.alibi = slopes4;
+  run_case(env, &c, seed++);
 }
 
 static void test_dtypes(attn_env *env) {
@@ -457,6 +484,16 @@ static void test_errors(attn_env *env) {
   clattn_tensor lse = clattn_tensor_contiguous(lw, CLATTN_F32, CLATTN_LAYOUT_BHSD, 2, 17, 1, 0);
   clattn_tensor wl = clattn_tensor_contiguous(lw, CLATTN_F32, CLATTN_LAYOUT_BHSD, 2, 17, 37, 10);
   expect_invalid(env, &p, &p.qt, &lse, 3, &wl, "weights overlaps lse");
+  /* Weights overlapping the ALiBi slopes; slopes too few for Hq. */
+  clattn_attention_desc saved_alibi = p.desc;
+  clattn_tensor wa = clattn_tensor_contiguous(lw, CLATTN_F32, CLATTN_LAYOUT_BHSD, 2, 17, 37, 0);
+  p.desc.alibi_slopes = lw;
+  expect_invalid(env, &p, &p.qt, NULL, 2, &wa, "weights overlaps desc->alibi_slopes");
+  cl_mem one_slope = attn_buffer(env, NULL, sizeof(float));
+  p.desc.alibi_slopes = one_slope;
+  expect_invalid(env, &p, &p.qt, NULL, 3, &p.wt, "desc->alibi_slopes");
+  clReleaseMemObject(one_slope);
+  p.desc = saved_alibi;
   /* Errors of the shared validation still come first and name their argument. */
   clattn_attention_desc saved = p.desc;
   p.desc.kv_heads = 3;
