@@ -168,7 +168,8 @@ static clattn_status operands_create(clattn_context *ctx, const shape *s, operan
   p->a = clCreateBuffer(cl_ctx, CL_MEM_COPY_HOST_PTR, na * sizeof(float), p->ha, &err);
   if (err == CL_SUCCESS)
     p->b = clCreateBuffer(cl_ctx, CL_MEM_COPY_HOST_PTR, nb * sizeof(float), p->hb, &err);
-  if (err == CL_SUCCESS) p->c = clCreateBuffer(cl_ctx, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &err);
+  if (err == CL_SUCCESS)
+    p->c = clCreateBuffer(cl_ctx, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &err);
   return err == CL_SUCCESS ? CLATTN_SUCCESS : CLATTN_OPENCL_ERROR;
 }
 

@@ -158,8 +158,10 @@ static double cpu_score(double mwi, double nwi, double live, double threads, dou
 
 static int cpu_family_gemmk0(candidate_list *list, const clattn_device_info *info) {
   static const size_t vwms[] = {8, 16}, vwns[] = {4, 8};
-  static const size_t dims[][2] = {{4, 4}, {2, 8}, {8, 2}, {8, 4}, {4, 8}, {8, 8}, {16, 4}, {16, 8}};
-  static const size_t mwis[] = {8, 16, 32}, nwis[] = {4, 8, 16, 32}, kwgs[] = {16, 32}, kwis[] = {2, 8};
+  static const size_t dims[][2] = {{4, 4}, {2, 8}, {8, 2},  {8, 4},
+                                   {4, 8}, {8, 8}, {16, 4}, {16, 8}};
+  static const size_t mwis[] = {8, 16, 32}, nwis[] = {4, 8, 16, 32};
+  static const size_t kwgs[] = {16, 32}, kwis[] = {2, 8};
   size_t v[CLATTN__XGEMM_PARAMS];
   for (size_t a = 0; a < 2; a++)
     for (size_t b = 0; b < 2; b++)
@@ -280,7 +282,8 @@ static int diversify(candidate_list *family) {
     for (int i = 0; i < n; i++) {
       if (taken[i]) continue;
       int seen = 0;
-      for (int j = sweep; j < out && !seen; j++) seen = same_class(ordered[j].v, family->items[i].v);
+      for (int j = sweep; j < out && !seen; j++)
+        seen = same_class(ordered[j].v, family->items[i].v);
       if (seen) continue;
       ordered[out++] = family->items[i];
       taken[i] = 1;
@@ -320,7 +323,8 @@ static int candidates_build(const clattn_device_info *info, unsigned seed,
   for (int f = 0; f < 2 && !failed; f++) {
     if (seed)
       for (int i = 0; i < families[f].count; i++)
-        families[f].items[i].score *= 0.7 + 0.6 * (double)(next_random(&state) >> 11) / 9007199254740992.0;
+        families[f].items[i].score *=
+            0.7 + 0.6 * (double)(next_random(&state) >> 11) / 9007199254740992.0;
     qsort(families[f].items, (size_t)families[f].count, sizeof(candidate), by_score);
     failed = diversify(&families[f]) != 0;
   }
@@ -400,8 +404,9 @@ static clattn_status problem_create(clattn_context *ctx, int64_t m, int64_t n, i
   if (err == CL_SUCCESS)
     p->c = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &err);
   if (err != CL_SUCCESS)
-    return clattn__fail_cl(ctx, err, "clCreateBuffer", "the tuning GEMM's %lld x %lld x %lld operands",
-                           (long long)m, (long long)n, (long long)k);
+    return clattn__fail_cl(ctx, err, "clCreateBuffer",
+                           "the tuning GEMM's %lld x %lld x %lld operands", (long long)m,
+                           (long long)n, (long long)k);
   return CLATTN_SUCCESS;
 }
 
@@ -721,11 +726,12 @@ static size_t routine_threshold(tuner *t, const size_t *winner) {
 static int options_check(clattn_context *ctx, const clattn_gemm_tune_options *o) {
   if (o->m < 0 || o->n < 0 || o->k < 0)
     return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "options->m, n and k must be positive (0: the default), got %lld x %lld x %lld",
+                        "options->m, n and k must be positive (0: the default), got "
+                        "%lld x %lld x %lld",
                         (long long)o->m, (long long)o->n, (long long)o->k);
   if (o->max_candidates < 0)
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "options->max_candidates must be >= 0, got %d",
-                        o->max_candidates);
+    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
+                        "options->max_candidates must be >= 0, got %d", o->max_candidates);
   if (o->repeats < 0 || o->repeats > 100)
     return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "options->repeats must be 0 .. 100, got %d",
                         o->repeats);

@@ -304,7 +304,8 @@ int clattn__tuning_read(const char *path, clattn__tuning_file *out, char *messag
   int rejected;
   if (strlen(text) != length) {
     memset(out, 0, sizeof *out);
-    if (messages && size) snprintf(messages, size, "the file holds a NUL byte: not a tuning file\n");
+    if (messages && size)
+      snprintf(messages, size, "the file holds a NUL byte: not a tuning file\n");
     rejected = 1;
   } else {
     rejected = clattn__tuning_parse(text, out, messages, size);
@@ -375,7 +376,8 @@ int clattn__xgemm_check(const size_t v[CLATTN__XGEMM_PARAMS], const clattn_devic
   size_t sizes[] = {kreg, kwg, kwi, mdima, mdimc, mwg, ndimb, ndimc, nwg};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     if (sizes[i] < 1 || sizes[i] > 4096) {
-      snprintf(why, size, "KREG, KWG, KWI, MDIMA, MDIMC, MWG, NDIMB, NDIMC and NWG must be 1 .. 4096");
+      snprintf(why, size,
+               "KREG, KWG, KWI, MDIMA, MDIMC, MWG, NDIMB, NDIMC and NWG must be 1 .. 4096");
       return 0;
     }
   }
@@ -470,7 +472,9 @@ static void registry_acquire(void) {
   while (atomic_flag_test_and_set_explicit(&registry_lock, memory_order_acquire)) {
   }
 }
-static void registry_release(void) { atomic_flag_clear_explicit(&registry_lock, memory_order_release); }
+static void registry_release(void) {
+  atomic_flag_clear_explicit(&registry_lock, memory_order_release);
+}
 
 static registry_slot *registry_find(cl_device_id device, const char *kernel, int precision) {
   for (int i = 0; i < registry_count; i++) {
@@ -502,7 +506,8 @@ int clattn__clblast_apply(cl_device_id device, const clattn_device_info *info,
                           const clattn__clblast_entry *entry, char *why, size_t size) {
   if (info && strcmp(entry->kernel, "Xgemm") == 0) {
     size_t v[CLATTN__XGEMM_PARAMS];
-    for (int i = 0; i < CLATTN__XGEMM_PARAMS; i++) v[i] = entry_value(entry, clattn__xgemm_names[i]);
+    for (int i = 0; i < CLATTN__XGEMM_PARAMS; i++)
+      v[i] = entry_value(entry, clattn__xgemm_names[i]);
     char reason[256];
     if (!clattn__xgemm_check(v, info, reason, sizeof reason)) {
       snprintf(why, size, "Xgemm/%d: %s", entry->precision, reason);
@@ -612,7 +617,8 @@ void clattn__tuning_context_init(clattn_context *ctx, const clattn_context_optio
   clattn__tuning_device_key(&ctx->info, key);
   char *dir = clattn__tuning_dir(options ? options->cache_dir : NULL);
   if (dir) {
-    if (strlen(dir) + 24 < sizeof st->path) snprintf(st->path, sizeof st->path, "%.1000s/%s.tune", dir, key);
+    if (strlen(dir) + 24 < sizeof st->path)
+      snprintf(st->path, sizeof st->path, "%.1000s/%s.tune", dir, key);
     free(dir);
   }
   if (tuning_disabled()) {

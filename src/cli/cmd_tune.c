@@ -38,9 +38,10 @@ void clattn_cli_tune_usage(FILE *out) {
         "  --device SEL    the device, as for 'clattn devices'\n"
         "\n"
         "Each candidate prints one line: its number, GFLOP/s (\"failed\" when it did not build\n"
-        "or gave a wrong result), the seconds it took (compilation included) and its\n"
-        "parameters. The summary compares CLBlast's own parameters with the winner, measured\n"
-        "again in alternating rounds in the same run.\n",
+        "or gave a wrong result), the seconds it took (compilation included; the first line\n"
+        "also includes timing CLBlast's own parameters) and its parameters. The summary\n"
+        "compares CLBlast's own parameters with the winner, both measured again in\n"
+        "alternating rounds in the same run.\n",
         out);
 }
 

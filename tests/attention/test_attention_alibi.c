@@ -55,7 +55,7 @@ static void check_slope(int heads, int h, float got, double want) {
 
 static void slopes(void) {
   printf("clattn_alibi_slopes:\n");
-  float got[64];
+  float got[65]; /* 64 heads and the entry after them */
   /* 8 heads: exactly 2^-1 .. 2^-8. */
   CHECK_OK(NULL, clattn_alibi_slopes(8, got));
   for (int h = 0; h < 8; h++) CHECK(got[h] == ldexpf(1.0f, -(h + 1)));

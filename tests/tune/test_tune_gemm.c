@@ -110,7 +110,8 @@ int main(void) {
   test_invalid(ctx);
 
   /* A real search: 2 candidates. At this size CLBlast's own choice is its direct kernel, which
-   * the tuned indirect Xgemm beats by several times on PoCL, so a winner is expected. */
+   * the tuned indirect Xgemm beats by several times on PoCL, so a winner is expected (but not
+   * required: speed is never a test's verdict). */
   clattn_gemm_tune_options o;
   clattn_gemm_tune_options_init(&o);
   o.m = 515;
@@ -132,7 +133,17 @@ int main(void) {
   CHECK_EQ(r.candidates_tried, 2);
   CHECK(r.candidates_failed >= 0 && r.candidates_failed <= 2);
   CHECK(r.untuned_gflops > 0.0);
-  CHECK(r.params[0] != '\0');
+  if (r.params[0] == '\0') {
+    /* Under heavy load nothing may beat CLBlast's own parameters: a speed outcome, which tests
+     * never judge (bench/ does). Nothing is stored then; test_tuning_file covers applying a
+     * stored file. */
+    CHECK(r.file[0] == '\0');
+    CHECK(r.tuned_gflops == r.untuned_gflops);
+    check_gemms(ctx);
+    clattn_context_destroy(ctx);
+    printf("no candidate beat CLBlast's own parameters under this load: the rest is skipped\n");
+    return check_done("test_tune_gemm");
+  }
   CHECK(r.tuned_gflops > r.untuned_gflops);
   CHECK(strcmp(r.params, log.params[0]) == 0 || strcmp(r.params, log.params[1]) == 0);
   CHECK(strncmp(r.file, dir, strlen(dir)) == 0);

@@ -29,7 +29,8 @@ static inline float tt_random(uint64_t *state) {
  * must stay untouched. Ends the test otherwise. */
 static inline void tt_check_gemm(clattn_context *ctx, int64_t m, int64_t n, int64_t k) {
   size_t na = (size_t)(m * k), nb = (size_t)(n * k), nc = (size_t)(m * n), pad = 64;
-  float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc((nc + pad) * sizeof *c);
+  float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+  float *c = malloc((nc + pad) * sizeof *c);
   if (!a || !b || !c) check_fail(__FILE__, __LINE__, "out of memory");
   uint64_t state = 0x9e3779b97f4a7c15ull ^ (uint64_t)(m * 131 + n * 17 + k);
   for (size_t i = 0; i < na; i++) a[i] = tt_random(&state);
