@@ -559,6 +559,179 @@ CLATTN_API clattn_status clattn_attention_forward_kv(
     cl_event *event);
 
 /* ---------------------------------------------------------------------------------------
+ * The classic attention family
+ *
+ * Score functions e_ij = f(q_i, k_j) of Luong et al. (2015) and Bahdanau et al. (2015):
+ *   dot        q . k                      clattn_attention_forward, desc.scale = 1
+ *   scaled     q . k / sqrt(D)            clattn_attention_forward (the default scale)
+ *   general    q^T W k  (bilinear)        clattn_attention_general
+ *   additive   v^T tanh(W1 q + W2 k)      clattn_attention_additive (concat)
+ *   location   (W_a h_t)_j                clattn_attention_location
+ * then softmax over the attended keys and the value sum, as clattn_attention_forward: the
+ * same descriptor (causal, alignment, windows, lengths, mask tensor, ALiBi; softcap where
+ * noted), views, wait lists, events, validation and numerical contract (fp32 arithmetic, empty
+ * rows give zeros and LSE -inf, poison at masked positions never reaches the output).
+ * Projections by weight matrices run on CLBlast (float32; ordering as the layer's).
+ * ------------------------------------------------------------------------------------- */
+
+/* General (bilinear) score: s_ij = scale * q_i^T W k_j, where q has q_dim features, K has
+ * desc->head_dim = D, and W is a row-major float32 (q_dim x D) matrix at element w_offset of
+ * w. clattn computes Q W with CLBlast and then runs the fused kernel (scale 0: 1/sqrt(D);
+ * Luong's general score is scale 1). q must be float32. */
+CLATTN_API clattn_status clattn_attention_general(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, int64_t q_dim, cl_mem w, uint64_t w_offset, const clattn_tensor *k,
+    const clattn_tensor *v, const clattn_tensor *o, const clattn_tensor *lse,
+    cl_uint num_wait_events, const cl_event *wait_events, cl_event *event);
+
+/* Additive (Bahdanau, "concat") score e_ij = v^T tanh(W1 q_i + W2 k_j): W1 (A x q_dim), W2
+ * (A x D) and v (A) row-major float32 buffers. */
+typedef struct clattn_additive_weights {
+  cl_mem w1, w2, v;
+  int64_t attn_dim; /* A, 1 .. 4096 */
+  int64_t q_dim;    /* features of q (0: desc->head_dim) */
+} clattn_additive_weights;
+
+/* s_ij = scale * e_ij (scale 0: 1; softcap must be 0). W1 Q and W2 K are projected with
+ * CLBlast into scratch; one fused, tiled kernel then evaluates v^T tanh(a_i + b_j) over key
+ * tiles in local memory with the online softmax and the value sum, so the Sq x Skv scores
+ * are never stored. q and k must be float32; V and O may have any storage type. tanh is
+ * clattn's own vector form (absolute error about 1e-7; relative below 1e-6 near 0).
+ * weights->attn_dim outside 1 .. 4096, softcap, or a weight buffer too small for its shape
+ * is INVALID_ARGUMENT naming it. */
+CLATTN_API clattn_status clattn_attention_additive(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_additive_weights *weights, const clattn_tensor *q, const clattn_tensor *k,
+    const clattn_tensor *v, const clattn_tensor *o, const clattn_tensor *lse,
+    cl_uint num_wait_events, const cl_event *wait_events, cl_event *event);
+
+/* Location-based attention (Luong et al., eq. 8): a_t = softmax(W_a h_t) over a fixed source
+ * length S = desc->kv_len: the query h_t (q, D = desc->head_dim features, float32) alone
+ * scores every source position, through W_a, a row-major float32 (S x D) matrix at element
+ * w_offset of w_a. O = sum_j a_tj v_j. Rules (causal, windows, lengths) and ALiBi apply; a
+ * mask tensor is INVALID_ARGUMENT here. The score is scale * (W_a h_t)_j (scale 0: 1);
+ * softcap must be 0. D may exceed CLATTN_MAX_HEAD_DIM (it only enters the product). */
+CLATTN_API clattn_status clattn_attention_location(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, cl_mem w_a, uint64_t w_offset, const clattn_tensor *v,
+    const clattn_tensor *o, const clattn_tensor *lse, cl_uint num_wait_events,
+    const cl_event *wait_events, cl_event *event);
+
+/* Luong local attention (Luong et al. 2015, section 3.2). Each query t attends only to the
+ * keys s in [p_t - D, p_t + D] cut at the sequence edges (0 .. S_b - 1, S_b the batch's key
+ * length), with the scaled-dot score of desc (other desc rules and masks combine with the
+ * window). The alignment weights are the softmax over that window, multiplied (when
+ * gaussian is 1) by exp(-(s - p_t)^2 / (2 sigma^2)), sigma = D / 2, after the softmax and
+ * without renormalising, as the paper's eq. 10 defines them: o_t = sum_s a_t(s) v_s. LSE is
+ * that of the window's softmax. Only the window's keys are read: cost grows with D, not S.
+ * For a real p_t the window is the keys s with |s - p_t| <= D, i.e. ceil(p_t - D) ..
+ * floor(p_t + D). D = 0 (sigma 0): the window is s = p_t alone when p_t is an integer, with
+ * factor 1, and empty otherwise. A row with no key left gives zeros and LSE -inf; a NaN p_t
+ * gives a NaN row (and LSE), an infinite one an empty window. Q, K, V and O may use any
+ * storage type (local-p from W_p: q float32, rows at least head_dim apart); the mask tensor,
+ * lengths, causal, windows, ALiBi and softcap apply as in clattn_attention_forward (ALiBi
+ * and causal measured from t', not p_t; desc->kv_splits is ignored). */
+typedef enum clattn_local_mode {
+  CLATTN_LOCAL_M = 0, /* monotonic: p_t = t' (t aligned as desc->alignment says) */
+  CLATTN_LOCAL_P = 1  /* predictive: p_t = S_b * sigmoid(v_p^T tanh(W_p h_t)), or given */
+} clattn_local_mode;
+
+typedef struct clattn_local_desc {
+  clattn_local_mode mode;
+  int64_t window; /* D, 0 .. 2^31 - 1 (clattn_local_desc_init: 10, the paper's) */
+  int gaussian;   /* 1: the Gaussian factor (clattn_local_desc_init); 0: plain window */
+  /* local-p: either `positions`, a float32 buffer of p_t for every (b, h, t), dense
+   * (B, Hq, Sq), or W_p (p_dim x D, row-major float32) and v_p (p_dim) from which clattn
+   * computes p_t (with CLBlast for W_p h_t). S_b is kv_lens[b] when given, else Skv.
+   * Setting these with CLATTN_LOCAL_M, or both forms at once, is INVALID_ARGUMENT. */
+  cl_mem positions;
+  cl_mem w_p, v_p;
+  int64_t p_dim;
+} clattn_local_desc;
+
+/* Fills *local with: CLATTN_LOCAL_M, window 10, gaussian 1, no positions or weights. */
+CLATTN_API void clattn_local_desc_init(clattn_local_desc *local);
+/* Validation and statuses as clattn_attention_forward, plus INVALID_ARGUMENT naming the
+ * local field (mode, window, gaussian, a missing or too small positions / w_p / v_p buffer,
+ * p_dim outside 1 .. 65536, an output overlapping them). With W_p the call enqueues CLBlast
+ * GEMMs before the kernel, ordered as the layer's (see "Ordering" below). */
+CLATTN_API clattn_status clattn_attention_local(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_local_desc *local, const clattn_tensor *q, const clattn_tensor *k,
+    const clattn_tensor *v, const clattn_tensor *o, const clattn_tensor *lse,
+    cl_uint num_wait_events, const cl_event *wait_events, cl_event *event);
+
+/* Hard attention (Xu et al. 2015): each query picks one key and outputs its value row.
+ * SAMPLE draws index i ~ Multinoulli(alpha), alpha the soft attention weights of desc, by
+ * Gumbel-max inside the streaming pass (alpha is never stored), `draws` times per query;
+ * ARGMAX takes the most likely key (the lowest index among equals), deterministically.
+ * The Gumbel noise of key j comes from Philox-4x32-10 with key = seed (64 bits) and counter
+ * = (j, draw + offset (mod 2^32), row, b * Hq + h), so a result depends only on (seed, offset)
+ * and the inputs: the same on every device and for every tile size. In detail: key words
+ * (seed low 32 bits, seed high 32 bits); row is the query index t; U = (u + 1/2) / 2^24 with
+ * u the top 24 bits of the first output word; g = -log(-log U) is computed with clattn's own
+ * logarithm (fma, multiplies and adds only), so it rounds the same on every device; the
+ * scores are those of clattn_attention_weights' CLATTN_WEIGHTS_MASKED (fp32; with softcap,
+ * up to the device's rounding of tanh); each draw keeps the lowest index among equal
+ * perturbed scores. A NaN score (NaN in an attended Q or K) leaves a draw undefined: it
+ * reports the first key with a NaN score and a NaN output row. */
+typedef enum clattn_hard_mode { CLATTN_HARD_SAMPLE = 0, CLATTN_HARD_ARGMAX = 1 } clattn_hard_mode;
+
+typedef struct clattn_hard_desc {
+  clattn_hard_mode mode;
+  int64_t draws;   /* per query, >= 1 (ARGMAX: 1) */
+  uint64_t seed;
+  uint32_t offset; /* advance by `draws` per call for fresh draws with one seed */
+} clattn_hard_desc;
+
+/* o: (B, Hq, Sq * draws, Dv) view: row t * draws + d holds the value row of query t's draw d.
+ * indices: NULL, or an int32 buffer of B * Hq * Sq * draws entries (dense, draw fastest)
+ * receiving the drawn key indices. A row with nothing to attend gives index -1 and zeros.
+ * ARGMAX ignores seed and offset; ARGMAX with draws != 1 is INVALID_ARGUMENT, as are
+ * draws < 1, a mode outside the enum and Sq * draws above 2^31 - 1. Validation and statuses
+ * as clattn_attention_forward (lse absent), with O checked over all Sq * draws rows, and
+ * stricter aliasing: neither O nor indices may share memory with any input (O not even in
+ * place over Q) or with each other; indices must hold the entries above. */
+CLATTN_API clattn_status clattn_attention_hard(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_hard_desc *hard, const clattn_tensor *q, const clattn_tensor *k,
+    const clattn_tensor *v, const clattn_tensor *o, cl_mem indices, cl_uint num_wait_events,
+    const cl_event *wait_events, cl_event *event);
+
+/* Spatial attention (Xu et al. 2015, "Show, attend and tell"): queries (for example decoder
+ * states) attend over the H x W positions of a 2-D feature map of C channels, whose positions
+ * are the keys and values, read in place. */
+typedef enum clattn_map_layout {
+  CLATTN_MAP_NHWC = 0, /* channels contiguous: (b, y, x, c) at b*stride_batch + (y*W + x)*C + c */
+  CLATTN_MAP_NCHW = 1  /* planes: (b, c, y, x) at b*stride_batch + c*H*W + y*W + x */
+} clattn_map_layout;
+
+typedef struct clattn_feature_map {
+  cl_mem buffer;
+  clattn_dtype dtype; /* NCHW: float32 only */
+  uint64_t offset;    /* elements */
+  clattn_map_layout layout;
+  int64_t height, width, channels;
+  int64_t stride_batch; /* elements; 0: H * W * C */
+} clattn_feature_map;
+
+/* q: (B, 1, Sq, C) queries; desc gives batch, q_len, scale, softcap and the key rules over the
+ * H*W positions in row-major order (desc's q_heads, kv_heads, kv_len, head dims are ignored).
+ * o: (B, 1, Sq, C). weights: NULL, or a (B, 1, Sq, H*W) view receiving the probabilities
+ * (render them with `clattn heatmap --grid HxW`). NHWC runs the fused kernel on views of the
+ * map; NCHW uses CLBlast products on the planes and a softmax kernel. NCHW needs float32 q, o
+ * and map and q rows at least C apart, and takes scale, softcap, lengths, causal, alignment
+ * and windows but not a mask tensor or ALiBi (INVALID_ARGUMENT; NHWC takes all of desc's
+ * rules). C is 1 .. CLATTN_MAX_HEAD_DIM in both layouts (UNSUPPORTED beyond). Validation,
+ * statuses and the numerical contract as clattn_attention_forward (poison at masked
+ * positions of the map never reaches o); messages name map->... for the map. */
+CLATTN_API clattn_status clattn_attention_spatial(
+    clattn_context *ctx, cl_command_queue queue, const clattn_attention_desc *desc,
+    const clattn_tensor *q, const clattn_feature_map *map, const clattn_tensor *o,
+    const clattn_tensor *weights, cl_uint num_wait_events, const cl_event *wait_events,
+    cl_event *event);
+
+/* ---------------------------------------------------------------------------------------
  * Position information
  *
  * Position p of batch b's token s is position_offset + s, plus positions[b] when an int32

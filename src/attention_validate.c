@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chain.h"
 #include "context.h"
 #include "errors.h"
 #include "tensor.h"
@@ -210,23 +211,6 @@ static clattn_status check_aliasing(clattn_context *ctx, const clattn__attention
   return CLATTN_SUCCESS;
 }
 
-static clattn_status check_queue(clattn_context *ctx, cl_command_queue queue,
-                                 cl_uint num_wait_events, const cl_event *wait_events) {
-  if ((num_wait_events > 0) != (wait_events != NULL))
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "wait_events must be non-NULL exactly when num_wait_events > 0");
-  cl_context queue_ctx = NULL;
-  cl_device_id queue_device = NULL;
-  cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_ctx, &queue_ctx, NULL);
-  if (err == CL_SUCCESS)
-    err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device, NULL);
-  if (err != CL_SUCCESS) return clattn__fail_cl(ctx, err, "clGetCommandQueueInfo", "queue is not a valid queue");
-  if (queue_ctx != ctx->cl_ctx || queue_device != ctx->device)
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "queue belongs to another OpenCL context or device than ctx");
-  return CLATTN_SUCCESS;
-}
-
 clattn_status clattn__attention_validate(clattn_context *ctx, cl_command_queue queue,
                                          const clattn_attention_desc *desc,
                                          const clattn_tensor *q, const clattn_tensor *k,
@@ -236,7 +220,7 @@ clattn_status clattn__attention_validate(clattn_context *ctx, cl_command_queue q
                                          clattn__attention_shape *shape) {
   const char *missing = !desc ? "desc" : !q ? "q" : !k ? "k" : !v ? "v" : !o ? "o" : NULL;
   if (missing) return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s must not be NULL", missing);
-  clattn_status status = check_queue(ctx, queue, num_wait_events, wait_events);
+  clattn_status status = clattn__queue_check(ctx, queue, num_wait_events, wait_events);
   if (status == CLATTN_SUCCESS) status = check_dims(ctx, desc, shape);
   if (status == CLATTN_SUCCESS) status = check_scalars(ctx, desc, shape);
   const clattn_tensor *tensors[5] = {q, k, v, o, lse};

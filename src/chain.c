@@ -1,7 +1,25 @@
 #include "chain.h"
 
+#include "context.h"
 #include "errors.h"
 #include "gemm.h"
+
+clattn_status clattn__queue_check(clattn_context *ctx, cl_command_queue queue,
+                                  cl_uint num_wait_events, const cl_event *wait_events) {
+  if ((num_wait_events > 0) != (wait_events != NULL))
+    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
+                        "wait_events must be non-NULL exactly when num_wait_events > 0");
+  cl_context queue_ctx = NULL;
+  cl_device_id queue_device = NULL;
+  cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_ctx, &queue_ctx, NULL);
+  if (err == CL_SUCCESS)
+    err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device, NULL);
+  if (err != CL_SUCCESS) return clattn__fail_cl(ctx, err, "clGetCommandQueueInfo", "queue is not a valid queue");
+  if (queue_ctx != ctx->cl_ctx || queue_device != ctx->device)
+    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
+                        "queue belongs to another OpenCL context or device than ctx");
+  return CLATTN_SUCCESS;
+}
 
 void clattn__chain_begin(clattn__chain *c, cl_command_queue queue, cl_uint num_wait_events,
                          const cl_event *wait_events) {

@@ -1,4 +1,4 @@
-/* Ordering a sequence of commands that clattn enqueues for one call (a layer: GEMMs, kernels,
+/* Queues and wait lists: checking the caller's, and ordering a sequence of commands that clattn enqueues for one call (a layer: GEMMs, kernels,
  * KV cache commands), on in-order and out-of-order queues alike.
  *
  * The first command waits for the caller's wait list. On an in-order queue the queue itself
@@ -9,6 +9,12 @@
 #define CLATTN_CHAIN_H
 
 #include "clattn.h"
+
+/* Checks a caller's queue and wait list before anything is enqueued: wait_events non-NULL
+ * exactly when num_wait_events > 0, and the queue valid and on ctx's context and device.
+ * INVALID_ARGUMENT (or OPENCL_ERROR for an invalid queue) with a message otherwise. */
+clattn_status clattn__queue_check(clattn_context *ctx, cl_command_queue queue,
+                                  cl_uint num_wait_events, const cl_event *wait_events);
 
 typedef struct clattn__chain {
   cl_command_queue queue;

@@ -16,6 +16,7 @@
 
 #include "attention_internal.h"
 #include "attention_validate.h"
+#include "chain.h"
 #include "context.h"
 #include "errors.h"
 #include "kv_cache.h"
@@ -330,19 +331,6 @@ static void release_events(cl_event *list, cl_uint from, cl_uint to) {
   for (cl_uint i = from; i < to; i++) clReleaseEvent(list[i]);
 }
 
-static clattn_status check_queue(clattn_context *ctx, cl_command_queue queue, cl_uint n,
-                                 const cl_event *events) {
-  if ((n > 0) != (events != NULL))
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "wait_events must be non-NULL exactly when num_wait_events > 0");
-  cl_context owner = NULL;
-  cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof owner, &owner, NULL);
-  if (err != CL_SUCCESS) return clattn__fail_cl(ctx, err, "clGetCommandQueueInfo", "queue is not a valid queue");
-  if (owner != ctx->cl_ctx)
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "queue belongs to another OpenCL context than the cache");
-  return CLATTN_SUCCESS;
-}
-
 /* ---- append ------------------------------------------------------------------------------ */
 
 /* Checks one new-token view (B, Hkv, n, dim) and that it does not overlap the cache. */
@@ -504,7 +492,7 @@ static cl_int set_append_args(const clattn_kv_cache *c, cl_kernel kernel, const 
 static clattn_status check_append(clattn_kv_cache *c, cl_command_queue queue, const clattn_tensor *k_new,
                                   const clattn_tensor *v_new, int64_t n, const int32_t *counts,
                                   cl_uint num_wait_events, const cl_event *wait_events) {
-  clattn_status status = check_queue(c->ctx, queue, num_wait_events, wait_events);
+  clattn_status status = clattn__queue_check(c->ctx, queue, num_wait_events, wait_events);
   if (status != CLATTN_SUCCESS) return status;
   if (n < 1 || n > INT32_MAX / c->desc.kv_heads)
     return clattn__fail(c->ctx, CLATTN_INVALID_ARGUMENT, "n = %lld must be in 1 .. %lld", (long long)n,

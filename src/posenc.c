@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain.h"
 #include "context.h"
 #include "errors.h"
 #include "kernel_args.h"
@@ -45,23 +46,6 @@ size_t clattn__posenc_variants(clattn__variant *out, size_t capacity) {
 
 /* ---- validation (public calls) ----------------------------------------------------------- */
 
-static clattn_status check_queue(clattn_context *ctx, cl_command_queue queue, cl_uint n,
-                                 const cl_event *events) {
-  if ((n > 0) != (events != NULL))
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "wait_events must be non-NULL exactly when num_wait_events > 0");
-  cl_context queue_ctx = NULL;
-  cl_device_id queue_device = NULL;
-  cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_ctx, &queue_ctx, NULL);
-  if (err == CL_SUCCESS)
-    err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device, NULL);
-  if (err != CL_SUCCESS) return clattn__fail_cl(ctx, err, "clGetCommandQueueInfo", "queue is not a valid queue");
-  if (queue_ctx != ctx->cl_ctx || queue_device != ctx->device)
-    return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
-                        "queue belongs to another OpenCL context or device than ctx");
-  return CLATTN_SUCCESS;
-}
-
 /* Sizes, x (inside its buffer, distinct elements), the position offset and the positions
  * buffer, shared by both public calls. */
 static clattn_status check_call(clattn_context *ctx, cl_command_queue queue, const clattn_tensor *x,
@@ -80,7 +64,7 @@ static clattn_status check_call(clattn_context *ctx, cl_command_queue queue, con
   if (position_offset < -POSITION_LIMIT || position_offset > POSITION_LIMIT)
     return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "position_offset = %lld must be within +-2^62",
                         (long long)position_offset);
-  clattn_status status = check_queue(ctx, queue, n, events);
+  clattn_status status = clattn__queue_check(ctx, queue, n, events);
   uint64_t range[2];
   if (status == CLATTN_SUCCESS) status = clattn__tensor_check(ctx, "x", x, batch, heads, seq, dim, range);
   if (status != CLATTN_SUCCESS) return status;

@@ -15,6 +15,7 @@
 
 void clattn_cli_heatmap_usage(FILE *out) {
   fputs("usage: clattn heatmap --q Q.npy --k K.npy --out H.png [options]\n"
+        "       clattn heatmap --weights W.npy --out H.png [--head B,H] [--grid HxW ...]\n"
         "\n"
         "Draws one head's attention weights as a PNG heatmap: rows are queries, columns\n"
         "keys, each weight a block of pixels on a viridis-like scale (dark: low, yellow:\n"
@@ -28,7 +29,17 @@ void clattn_cli_heatmap_usage(FILE *out) {
         "  --head B,H             the batch and query head to draw (default 0,0)\n"
         "  --mode 0..3            0 scores, 1 after softcap, 2 after masks, 3 softmax\n"
         "                         probabilities (default 3)\n"
-        "  --weights FILE         also write all weights: float32 (B, Hq, Sq, Skv)\n"
+        "  --weights FILE         also write all weights: float32 (B, Hq, Sq, Skv);\n"
+        "                         without --q and --k, read them from FILE instead\n"
+        "                         ((B, Hq, Sq, Skv) or (Sq, Skv) float32, as written)\n"
+        "  --grid HxW             spatial attention: draw one query's weights over the\n"
+        "                         H x W positions of a feature map (H * W = Skv, the\n"
+        "                         keys in row-major order)\n"
+        "  --query I              the query whose weights --grid draws (default 0)\n"
+        "  --image FILE           with --grid: a grey image (height, width), float32 in\n"
+        "                         [0, 1] or uint8, any size; the weights are upsampled\n"
+        "                         bilinearly to its size and blended over it, and the\n"
+        "                         PNG has the image's size\n"
         "  --layout, --causal, --window, --scale, --softcap, --mask, --kv-lens,\n"
         "  --q-lens, --dtype, --device\n"
         "                         as for 'clattn run' (see 'clattn run --help')\n"
@@ -131,7 +142,7 @@ static void colour_of(double t, unsigned char out[3]) {
   }
 }
 
-static void weight_colour(float x, double lo, double hi, unsigned char out[3]) {
+void clattn_cli_heatmap_colour(float x, double lo, double hi, unsigned char out[3]) {
   static const unsigned char masked[3] = {128, 128, 128}, nan_colour[3] = {230, 0, 0};
   if (isnan(x)) {
     memcpy(out, nan_colour, 3);
@@ -194,7 +205,7 @@ int clattn_cli_heatmap_render(const char *path, const float *w, int64_t rows, in
     int64_t i = ph == rows * cell_h ? y / cell_h : (int64_t)y * rows / ph;
     for (int x = 0; x < pw; ++x) {
       int64_t j = pw == cols * cell_w ? x / cell_w : (int64_t)x * cols / pw;
-      weight_colour(w[i * cols + j], lo, hi, colour);
+      clattn_cli_heatmap_colour(w[i * cols + j], lo, hi, colour);
       canvas_pixel(&c, margin + x, top + y, colour);
     }
   }

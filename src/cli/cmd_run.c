@@ -63,6 +63,7 @@ void clattn_cli_run_usage(FILE *out) {
 typedef struct run_words {
   const char *layout, *causal, *window, *scale, *softcap, *dtype;
   const char *weights_mode, *heatmap_head;
+  const char *grid, *query; /* clattn heatmap only */
 } run_words;
 
 /* What run adds to clattn_cli_run_options for the weights: --weights, --weights-mode,
@@ -74,6 +75,13 @@ typedef struct run_extras {
   const char *mode_option, *head_option; /* the options' names, for messages */
   int mode;
   int64_t head_b, head_h;
+  /* clattn heatmap: --weights read instead of computed (no --q/--k), --grid HxW with
+   * --query, and the grey --image loaded once the sizes are known. */
+  const char *weights_in;
+  int64_t grid_h, grid_w, query;
+  const char *image_path;
+  float *grey;
+  int64_t image_h, image_w;
 } run_extras;
 
 /* Index of `value` in `choices`, or -1 after printing what was expected. */
@@ -197,6 +205,23 @@ static int run_extras_check(const run_words *w, const clattn_cli_run_options *o,
       run_pair(x->head_option, w->heatmap_head, &x->head_b, &x->head_h) != CLATTN_CLI_OK) {
     return CLATTN_CLI_USAGE;
   }
+  if (w->grid != NULL &&
+      clattn_cli_heatmap_grid_parse(w->grid, &x->grid_h, &x->grid_w) != CLATTN_CLI_OK) {
+    return CLATTN_CLI_USAGE;
+  }
+  if (w->query != NULL) {
+    char *end = NULL;
+    errno = 0;
+    long long q = strtoll(w->query, &end, 10);
+    if (end == w->query || *end != '\0' || errno != 0 || q < 0 || w->query[0] == '-') {
+      return clattn_cli_run_reject("--query", "expected an integer >= 0, got '%s'", w->query);
+    }
+    x->query = q;
+  }
+  if ((w->query != NULL || x->image_path != NULL) && w->grid == NULL) {
+    return clattn_cli_run_reject(w->query != NULL ? "--query" : "--image",
+                                 "needs --grid HxW (the map the weights lie on)");
+  }
   const char *outputs[4] = {o->out_path, o->lse_path, x->weights_path, x->heatmap_path};
   const char *names[4] = {"--out", "--lse", "--weights", x->heatmap_command ? "--out" : "--heatmap"};
   for (int i = 2; i < 4; ++i) {
@@ -284,6 +309,32 @@ static int run_outputs_write(const clattn_cli_run_options *o, const clattn_cli_r
   return rc;
 }
 
+/* The heatmap of one head (rows: queries, columns: keys), or with --grid one query's row
+ * over the map's grid, drawn alone or blended over --image. */
+static int run_heatmap_draw(const run_extras *x, const clattn_cli_run_problem *p,
+                            const float *weights, const char *path, char *error,
+                            size_t error_size) {
+  static const char *const modes[4] = {"scores", "softcapped", "masked", "probs"};
+  const char *what = x->weights_in != NULL ? "file" : modes[x->mode]; /* glyphs the font has */
+  const float *head =
+      weights + (size_t)((x->head_b * p->q_heads + x->head_h) * p->q_len * p->kv_len);
+  char title[160];
+  if (x->grid_h == 0) {
+    snprintf(title, sizeof title, "b=%lld h=%lld %s %lldx%lld", (long long)x->head_b,
+             (long long)x->head_h, what, (long long)p->q_len, (long long)p->kv_len);
+    return clattn_cli_heatmap_render(path, head, p->q_len, p->kv_len, title, error, error_size);
+  }
+  const float *row = head + (size_t)(x->query * p->kv_len);
+  if (x->grey != NULL) {
+    return clattn_cli_heatmap_blend_render(path, row, x->grid_h, x->grid_w, x->grey, x->image_h,
+                                           x->image_w, error, error_size);
+  }
+  snprintf(title, sizeof title, "b=%lld h=%lld q=%lld %s %lldx%lld", (long long)x->head_b,
+           (long long)x->head_h, (long long)x->query, what, (long long)x->grid_h,
+           (long long)x->grid_w);
+  return clattn_cli_heatmap_render(path, row, x->grid_h, x->grid_w, title, error, error_size);
+}
+
 /* Writes the weights and the heatmap under temporary names, then renames them. */
 static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *p,
                              const float *weights) {
@@ -296,16 +347,10 @@ static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *
     rc = run_write_temp("--weights", w_temp, 4, shape, weights);
   }
   if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL) {
-    char error[768], title[128];
-    static const char *const modes[4] = {"scores", "softcapped", "masked", "probs"};
-    snprintf(title, sizeof title, "b=%lld h=%lld %s %lldx%lld", (long long)x->head_b,
-             (long long)x->head_h, modes[x->mode], (long long)p->q_len, (long long)p->kv_len);
-    const float *head =
-        weights + (size_t)((x->head_b * p->q_heads + x->head_h) * p->q_len * p->kv_len);
+    char error[768];
     if (h_temp == NULL) {
       rc = clattn_cli_out_of_memory();
-    } else if (clattn_cli_heatmap_render(h_temp, head, p->q_len, p->kv_len, title, error,
-                                         sizeof error) != 0) {
+    } else if (run_heatmap_draw(x, p, weights, h_temp, error, sizeof error) != 0) {
       fprintf(stderr, "clattn %s: %s: %s\n", clattn_cli_run_command(), heat_arg, error);
       rc = CLATTN_CLI_FAILURE;
     }
@@ -336,19 +381,65 @@ static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *
   return rc;
 }
 
-static int run_steps(const clattn_cli_run_options *o, const run_extras *x) {
+/* What the heatmap draws must exist in the weights' (B, Hq, Sq, Skv): the head, the grid
+ * (H * W = Skv) and the query; then the grey image is read. Before any device work. */
+static int run_view_check(run_extras *x, const clattn_cli_run_problem *p) {
+  if (x->heatmap_path == NULL) {
+    return CLATTN_CLI_OK;
+  }
+  if (x->head_b >= p->batch || x->head_h >= p->q_heads) {
+    return clattn_cli_run_reject(x->head_option,
+                                 "%lld,%lld is outside the %lld batches and %lld query heads",
+                                 (long long)x->head_b, (long long)x->head_h, (long long)p->batch,
+                                 (long long)p->q_heads);
+  }
+  if (x->grid_h == 0) {
+    return CLATTN_CLI_OK;
+  }
+  if (x->grid_h * x->grid_w != p->kv_len) {
+    return clattn_cli_run_reject("--grid",
+                                 "%lldx%lld has %lld positions, but the weights have %lld keys "
+                                 "(H * W must equal Skv)",
+                                 (long long)x->grid_h, (long long)x->grid_w,
+                                 (long long)(x->grid_h * x->grid_w), (long long)p->kv_len);
+  }
+  if (x->query >= p->q_len) {
+    return clattn_cli_run_reject("--query", "%lld is outside the %lld queries",
+                                 (long long)x->query, (long long)p->q_len);
+  }
+  return x->image_path == NULL ? CLATTN_CLI_OK
+                               : clattn_cli_heatmap_image_load(x->image_path, &x->grey,
+                                                               &x->image_h, &x->image_w);
+}
+
+/* clattn heatmap --weights W.npy without --q/--k: the weights come from the file. */
+static int run_steps_file(run_extras *x) {
+  clattn_cli_run_problem problem;
+  memset(&problem, 0, sizeof problem);
+  float *weights = NULL;
+  int64_t d[4];
+  int rc = clattn_cli_heatmap_weights_load(x->weights_in, &weights, d);
+  if (rc == CLATTN_CLI_OK) {
+    problem.batch = d[0], problem.q_heads = d[1], problem.q_len = d[2], problem.kv_len = d[3];
+    rc = run_view_check(x, &problem);
+  }
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_weights_write(x, &problem, weights);
+  }
+  free(weights);
+  free(x->grey);
+  return rc;
+}
+
+static int run_steps(const clattn_cli_run_options *o, run_extras *x) {
   clattn_cli_run_problem problem;
   clattn_cli_run_result result;
   float *weights = NULL;
   int want_weights = x->weights_path != NULL || x->heatmap_path != NULL;
   memset(&result, 0, sizeof result);
   int rc = clattn_cli_run_inputs_load(o, &problem);
-  if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL &&
-      (x->head_b >= problem.batch || x->head_h >= problem.q_heads)) {
-    rc = clattn_cli_run_reject(x->head_option,
-                               "%lld,%lld is outside the %lld batches and %lld query heads",
-                               (long long)x->head_b, (long long)x->head_h,
-                               (long long)problem.batch, (long long)problem.q_heads);
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_view_check(x, &problem);
   }
   if (rc == CLATTN_CLI_OK && !x->heatmap_command) {
     rc = clattn_cli_run_device(o, &problem, &result);
@@ -363,9 +454,40 @@ static int run_steps(const clattn_cli_run_options *o, const run_extras *x) {
     rc = run_weights_write(x, &problem, weights);
   }
   free(weights);
+  free(x->grey);
   clattn_cli_run_result_free(&result);
   clattn_cli_run_problem_free(&problem);
   return rc;
+}
+
+/* clattn heatmap --weights W.npy: only the drawing options apply. */
+static int run_heatmap_from_file(const run_words *w, const clattn_cli_run_options *o,
+                                 run_extras *x, const char *out_path) {
+  const char *unused[][2] = {
+      {"--layout", w->layout},   {"--causal", w->causal},     {"--window", w->window},
+      {"--scale", w->scale},     {"--softcap", w->softcap},   {"--dtype", w->dtype},
+      {"--mask", o->mask_path},  {"--kv-lens", o->kv_lens_path}, {"--q-lens", o->q_lens_path},
+      {"--mode", w->weights_mode}};
+  for (size_t i = 0; i < sizeof unused / sizeof unused[0]; ++i) {
+    if (unused[i][1] != NULL) {
+      return clattn_cli_run_reject(unused[i][0],
+                                   "needs --q and --k (the weights come from --weights)");
+    }
+  }
+  if (out_path == NULL || out_path[0] == '\0') {
+    return clattn_cli_run_reject("--out", "this option is required");
+  }
+  x->weights_in = x->weights_path;
+  x->weights_path = NULL; /* an input here, never written */
+  x->heatmap_path = out_path;
+  clattn_cli_run_options none;
+  memset(&none, 0, sizeof none);
+  none.out_path = out_path;
+  int rc = run_extras_check(w, &none, x);
+  if (rc == CLATTN_CLI_OK && strcmp(x->weights_in, out_path) == 0) {
+    rc = clattn_cli_run_reject("--out", "is the same file as --weights");
+  }
+  return rc == CLATTN_CLI_OK ? run_steps_file(x) : rc;
 }
 
 int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals) {
@@ -408,6 +530,9 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
       {x.mode_option, NULL, &w.weights_mode, NULL},
       {heatmap ? "--k" : "--heatmap", NULL, heatmap ? &o.k_path : &x.heatmap_path, NULL},
       {x.head_option, NULL, &w.heatmap_head, NULL},
+      {heatmap ? "--grid" : "--k", NULL, heatmap ? &w.grid : &o.k_path, NULL},
+      {heatmap ? "--query" : "--k", NULL, heatmap ? &w.query : &o.k_path, NULL},
+      {heatmap ? "--image" : "--k", NULL, heatmap ? &x.image_path : &o.k_path, NULL},
       {NULL, NULL, NULL, NULL},
   };
   const char *command = heatmap ? "heatmap" : "run";
@@ -423,6 +548,9 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
   /* clattn heatmap has no V (K stands in for it: the weights do not depend on V) and its
    * --out is the PNG. */
   o.out_path = out_path;
+  if (heatmap && o.q_path == NULL && o.k_path == NULL && x.weights_path != NULL) {
+    return run_heatmap_from_file(&w, &o, &x, out_path);
+  }
   if (heatmap) {
     o.v_path = o.k_path != NULL ? o.k_path : "";
     if (o.q_path != NULL && o.k_path != NULL && (out_path == NULL || out_path[0] == '\0')) {

@@ -289,6 +289,29 @@ static void bad_files_write(void) {
   }
 }
 
+/* Spatial attention for 'clattn heatmap --grid': weights of 3 queries over a 5 x 7 map (each
+ * row a softmax of random scores), and grey images of other sizes, uint8 and float32. */
+static void grid_files_write(void) {
+  static float w[3 * 35], grey_f[9 * 11];
+  static unsigned char grey_u8[40 * 52];
+  for (int i = 0; i < 3; ++i) {
+    double sum = 0.0;
+    for (int j = 0; j < 35; ++j) {
+      w[i * 35 + j] = (float)exp(2.0 * normal());
+      sum += w[i * 35 + j];
+    }
+    for (int j = 0; j < 35; ++j) w[i * 35 + j] = (float)(w[i * 35 + j] / sum);
+  }
+  for (int n = 0; n < 9 * 11; ++n) grey_f[n] = (float)uniform();
+  for (int n = 0; n < 40 * 52; ++n) grey_u8[n] = (unsigned char)(n * 7 % 256);
+  const int64_t ws[4] = {1, 1, 3, 35}, fs[2] = {9, 11}, us[2] = {40, 52};
+  save("spatial_w.npy", CLATTN_NPY_F32, 4, ws, w);
+  save("grey_f32.npy", CLATTN_NPY_F32, 2, fs, grey_f);
+  save("grey_u8.npy", CLATTN_NPY_U8, 2, us, grey_u8);
+  grey_f[5] = 1.5f;
+  save("grey_bad.npy", CLATTN_NPY_F32, 2, fs, grey_f);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fputs("usage: make_npy_fixtures DIR\n", stderr);
@@ -301,6 +324,7 @@ int main(int argc, char **argv) {
   lengths_expect();
   dtypes_expect();
   bad_files_write();
+  grid_files_write();
   printf("make_npy_fixtures: wrote the fixtures to %s\n", out_dir);
   return 0;
 }

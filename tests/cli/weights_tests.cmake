@@ -94,3 +94,4 @@ clattn_cli_test(cli_run_heatmap_bad_head RC 2
   ARGS run ${_qkv} --out "${_w}/hh_o.npy" --heatmap "${_w}/hh.png" --heatmap-head 0,x
   CACHE cli_run FIXTURES_REQUIRED cli_npy NO_FILE "${_w}/hh_o.npy" "${_w}/hh.png"
   STDERR "--heatmap-head: expected B,H" STDOUT_NOT ".")
+include(grid_tests.cmake)
