@@ -23,9 +23,8 @@
  * work-item attends: a masked key's V row is never read. Masked probabilities are -0.0f, and a
  * row skips those keys, so poison in V at positions another row attends cannot leak into it.
  *
- * Shared text with attention_fwd.cl: the storage macros, mask_rules and its three rule
- * functions, and the vector exp2 are copies of that file's (each .cl file compiles alone;
- * the program loader has no #include path). Keep them in step.
+ * The storage macros, the vector helpers (exp2v) and the positional rules are the fragments
+ * attention_fwd.cl includes too (storage.clh, vectors.clh, mask_rules.clh).
  */
 #ifndef V_DIM
 #define V_DIM 64 /* Dv, features of V and O */
@@ -67,89 +66,8 @@
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-
-/* ---- storage types (as attention_fwd.cl) ---------------------------------------------- */
-
-inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define LOAD_0(p, i) ((p)[i])
-#define LOAD_1(p, i) vload_half((i), (p))
-#define LOAD_2(p, i) bf16_to_float((p)[i])
-#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
-
-/* ---- vectors of VEC floats ---------------------------------------------------------- */
-
-#if VEC == 1
-#define floatv float
-#define uintv uint
-#define AS_FLOATV as_float
-#define AS_UINTV as_uint
-#define CONVERT_INTV convert_int
-#define VLOAD(p) (*(p))
-#define VSTORE(x, p) (*(p) = (x))
-inline float hmax(float x) { return x; }
-inline float hsum(float x) { return x; }
-#else
-#define floatv CAT(float, VEC)
-#define uintv CAT(uint, VEC)
-#define AS_FLOATV CAT(as_float, VEC)
-#define AS_UINTV CAT(as_uint, VEC)
-#define CONVERT_INTV CAT(convert_int, VEC)
-#define VLOAD(p) CAT(vload, VEC)(0, p)
-#define VSTORE(x, p) CAT(vstore, VEC)(x, 0, p)
-inline float hmax2(float2 x) { return fmax(x.s0, x.s1); }
-inline float hsum2(float2 x) { return x.s0 + x.s1; }
-#if VEC >= 4
-inline float hmax4(float4 x) { return hmax2(fmax(x.lo, x.hi)); }
-inline float hsum4(float4 x) { return hsum2(x.lo + x.hi); }
-#endif
-#if VEC >= 8
-inline float hmax8(float8 x) { return hmax4(fmax(x.lo, x.hi)); }
-inline float hsum8(float8 x) { return hsum4(x.lo + x.hi); }
-#endif
-#if VEC >= 16
-inline float hmax16(float16 x) { return hmax8(fmax(x.lo, x.hi)); }
-inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
-#endif
-#define hmax CAT(hmax, VEC)
-#define hsum CAT(hsum, VEC)
-#endif
-
-/* 2^x on whole vectors (as attention_fwd.cl): x = n + f, |f| <= 1/2, 2^f by its degree-6
- * Taylor polynomial (relative error below 2e-7), 2^n from the exponent bits. Below -126 the
- * result is 0, -inf gives 0, NaN stays NaN. */
-inline floatv exp2v(floatv x) {
-  floatv xc = fmax(x, (floatv)(-127.0f));
-  floatv n = rint(xc);
-  floatv f = (xc - n) * LN2;
-  floatv poly = fma(f, (floatv)(1.0f / 720.0f), (floatv)(1.0f / 120.0f));
-  poly = fma(f, poly, (floatv)(1.0f / 24.0f));
-  poly = fma(f, poly, (floatv)(1.0f / 6.0f));
-  poly = fma(f, poly, (floatv)(0.5f));
-  poly = fma(f, poly, (floatv)(1.0f));
-  poly = fma(f, poly, (floatv)(1.0f));
-  floatv r = poly * AS_FLOATV((CONVERT_INTV(n) + 127) << 23);
-  r = select(r, (floatv)(0.0f), isless(x, (floatv)(-126.0f)));
-  r = select(r, (floatv)(INFINITY), isgreater(x, (floatv)(127.0f)));
-  return select(r, x, isnan(x));
-}
+#include "storage.clh"
+#include "vectors.clh"
 
 /* tanh on whole vectors (PoCL scalarises the builtin). Two formulas, both evaluated, one
  * selected per lane:
@@ -186,32 +104,9 @@ inline floatv tanhv(floatv x) {
 #endif
 }
 
-/* ---- masks (as attention_fwd.cl) ------------------------------------------------------ */
+/* ---- masks ------------------------------------------------------------------------------ */
 
-typedef struct mask_rules {
-  int qlen, kvlen, diag; /* valid lengths; diagonal offset of the alignment */
-  int left, right;       /* window extents; -1: unbounded (right is 0 when causal) */
-} mask_rules;
-
-inline int key_allowed(const mask_rules *m, int row, int key) {
-  int i = row + m->diag;
-  return row < m->qlen && key < m->kvlen && (m->left < 0 || key >= i - m->left) &&
-         (m->right < 0 || key <= i + m->right);
-}
-
-inline int block_reachable(const mask_rules *m, int first, int last, int k0, int k1) {
-  if (first >= m->qlen || k0 >= m->kvlen) return 0;
-  if (m->right >= 0 && k0 > min(last, m->qlen - 1) + m->diag + m->right) return 0;
-  if (m->left >= 0 && k1 < first + m->diag - m->left) return 0;
-  return 1;
-}
-
-inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1) {
-  if (last >= m->qlen || k1 >= m->kvlen) return 0;
-  if (m->right >= 0 && k1 > first + m->diag + m->right) return 0;
-  if (m->left >= 0 && k0 < last + m->diag - m->left) return 0;
-  return 1;
-}
+#include "mask_rules.clh"
 
 /* ---- the kernel ------------------------------------------------------------------------ */
 

@@ -81,77 +81,10 @@
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
+#include "storage.clh"
+#include "vectors.clh"
 
-/* ---- storage types ------------------------------------------------------------------ */
-
-inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
-  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define LOAD_0(p, i) ((p)[i])
-#define LOAD_1(p, i) vload_half((i), (p))
-#define LOAD_2(p, i) bf16_to_float((p)[i])
-#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
-
-/* ---- vectors of VEC floats ---------------------------------------------------------- */
-
-#if VEC == 1
-#define floatv float
-#define intv int
-#define VLOAD(p) (*(p))
-#define VSTORE(x, p) (*(p) = (x))
-inline float hmax(float x) { return x; }
-inline float hsum(float x) { return x; }
-#else
-#define floatv CAT(float, VEC)
-#define intv CAT(int, VEC)
-#define VLOAD(p) CAT(vload, VEC)(0, p)
-#define VSTORE(x, p) CAT(vstore, VEC)(x, 0, p)
-inline float hmax2(float2 x) { return fmax(x.s0, x.s1); }
-inline float hsum2(float2 x) { return x.s0 + x.s1; }
-#if VEC >= 4
-inline float hmax4(float4 x) { return hmax2(fmax(x.lo, x.hi)); }
-inline float hsum4(float4 x) { return hsum2(x.lo + x.hi); }
-#endif
-#if VEC >= 8
-inline float hmax8(float8 x) { return hmax4(fmax(x.lo, x.hi)); }
-inline float hsum8(float8 x) { return hsum4(x.lo + x.hi); }
-#endif
-#if VEC >= 16
-inline float hmax16(float16 x) { return hmax8(fmax(x.lo, x.hi)); }
-inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
-#endif
-#define hmax CAT(hmax, VEC)
-#define hsum CAT(hsum, VEC)
-#endif
-
-/* Loads of VEC consecutive elements, converted to float. */
-#if VEC == 1
-#define LOADV(t, p, i) LOAD(t, p, i)
-#else
-inline floatv bf16v_to_float(CAT(ushort, VEC) x) {
-  return CAT(as_float, VEC)(CAT(convert_uint, VEC)(x) << 16);
-}
-#define LOADV_0(p, i) CAT(vload, VEC)(0, (p) + (i))
-#define LOADV_1(p, i) CAT(vload_half, VEC)(0, (p) + (i))
-#define LOADV_2(p, i) bf16v_to_float(CAT(vload, VEC)(0, (p) + (i)))
-#define LOADV(t, p, i) CAT(LOADV_, t)(p, i)
-
+#if VEC > 1
 /* VEC x VEC transpose in registers by log2(VEC) perfect shuffles: each round pairs row i
  * with row i + VEC/2 and interleaves their low halves into row 2i, high halves into 2i+1. */
 #if VEC == 2
@@ -191,30 +124,6 @@ inline void transpose(floatv x[VEC]) {
 }
 #endif
 
-/* 2^x on whole vectors. Builtin exp2 was scalarised by PoCL; this stays in vector registers:
- * x = n + f with |f| <= 1/2, 2^f from its degree-6 Taylor polynomial (relative error below
- * 2e-7, far inside the 1e-4 budget), 2^n from the exponent bits. The softmax only needs
- * x <= 0: below -126 the result is 0, -inf gives 0, NaN stays NaN. */
-inline floatv exp2v(floatv x) {
-  floatv xc = fmax(x, (floatv)(-127.0f)); /* fmax ignores NaN: NaN is restored below */
-  floatv n = rint(xc);
-  floatv f = (xc - n) * 0.6931471805599453f;
-  floatv poly = fma(f, (floatv)(1.0f / 720.0f), (floatv)(1.0f / 120.0f));
-  poly = fma(f, poly, (floatv)(1.0f / 24.0f));
-  poly = fma(f, poly, (floatv)(1.0f / 6.0f));
-  poly = fma(f, poly, (floatv)(0.5f));
-  poly = fma(f, poly, (floatv)(1.0f));
-  poly = fma(f, poly, (floatv)(1.0f));
-#if VEC == 1
-  float scale = as_float((convert_int(n) + 127) << 23);
-#else
-  floatv scale = CAT(as_float, VEC)((CAT(convert_int, VEC)(n) + 127) << 23);
-#endif
-  floatv r = poly * scale;
-  r = select(r, (floatv)(0.0f), isless(x, (floatv)(-126.0f)));
-  r = select(r, (floatv)(INFINITY), isgreater(x, (floatv)(127.0f)));
-  return select(r, x, isnan(x));
-}
 
 /* One vector of V features c .. c+VEC-1 of a key row: from the staged tile, or straight
  * from global memory, zero-filled past Dv (the row's end may be the buffer's end). */
@@ -244,33 +153,7 @@ inline floatv v_direct(__global const STORAGE(V_TYPE) *v, long row, int c) {
 
 /* ---- masks ---------------------------------------------------------------------------- */
 
-typedef struct mask_rules {
-  int qlen, kvlen, diag;   /* valid lengths; diagonal offset of the alignment */
-  int left, right;         /* window extents; -1: unbounded (right is 0 when causal) */
-} mask_rules;
-
-inline int key_allowed(const mask_rules *m, int row, int key) {
-  int i = row + m->diag;
-  return row < m->qlen && key < m->kvlen && (m->left < 0 || key >= i - m->left) &&
-         (m->right < 0 || key <= i + m->right);
-}
-
-/* Whether any (row, key) of rows [first, last] x keys [k0, k1] is allowed by the
- * positional rules (not the mask tensor). */
-inline int block_reachable(const mask_rules *m, int first, int last, int k0, int k1) {
-  if (first >= m->qlen || k0 >= m->kvlen) return 0;
-  if (m->right >= 0 && k0 > min(last, m->qlen - 1) + m->diag + m->right) return 0;
-  if (m->left >= 0 && k1 < first + m->diag - m->left) return 0;
-  return 1;
-}
-
-/* Whether every (row, key) of the block is allowed by the positional rules. */
-inline int block_inside(const mask_rules *m, int first, int last, int k0, int k1) {
-  if (last >= m->qlen || k1 >= m->kvlen) return 0;
-  if (m->right >= 0 && k1 > first + m->diag + m->right) return 0;
-  if (m->left >= 0 && k0 < last + m->diag - m->left) return 0;
-  return 1;
-}
+#include "mask_rules.clh"
 
 /* ALiBi: head h adds -slopes[h] * |i' - j| to the score of key j, i' = i + diag the aligned
  * query position, after scale and softcap and before masks. The kernels keep scores in log2

@@ -51,32 +51,7 @@
 /* The logarithm below must round exactly as the host's copy does. */
 #pragma OPENCL FP_CONTRACT OFF
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-
-/* ---- storage types (as attention_fwd.cl) ------------------------------------------------ */
-
-inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
-  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define LOAD_0(p, i) ((p)[i])
-#define LOAD_1(p, i) vload_half((i), (p))
-#define LOAD_2(p, i) bf16_to_float((p)[i])
-#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
+#include "storage.clh"
 
 /* ---- Philox-4x32-10 --------------------------------------------------------------------- */
 
@@ -161,16 +136,7 @@ inline float gumbel(uint2 key, uint j, uint draw, uint t, uint bh) {
 
 /* ---- masks (the rules of attention_fwd.cl) ---------------------------------------------- */
 
-typedef struct mask_rules {
-  int qlen, kvlen, diag; /* valid lengths; diagonal offset of the alignment */
-  int left, right;       /* window extents; -1: unbounded (right is 0 when causal) */
-} mask_rules;
-
-inline int key_allowed(const mask_rules *m, int row, int key) {
-  int i = row + m->diag;
-  return row < m->qlen && key < m->kvlen && (m->left < 0 || key >= i - m->left) &&
-         (m->right < 0 || key <= i + m->right);
-}
+#include "mask_rules.clh"
 
 /* ---- the kernel ------------------------------------------------------------------------- */
 

@@ -30,30 +30,7 @@
 #define PAGED 0 /* 1: the cache is a block pool addressed through block tables */
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-
-inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
-  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define LOAD_0(p, i) ((p)[i])
-#define LOAD_1(p, i) vload_half((i), (p))
-#define LOAD_2(p, i) bf16_to_float((p)[i])
-#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
+#include "storage.clh"
 
 /* Element offset of cache row (b, h, pos). */
 inline long cache_row(long sb, long sh, long ss, int b, int h, int pos,

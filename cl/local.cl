@@ -43,68 +43,19 @@
 #define O_TYPE 0
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 #define NQ ((HEAD_DIM + VEC - 1) / VEC) /* vectors per Q/K row */
 #define NV ((V_DIM + VEC - 1) / VEC)    /* vectors per V/O row */
 
-/* ---- storage types (as attention_fwd.cl) ---------------------------------------------- */
-
-inline float bf16_to_float(ushort x) { return as_float((uint)x << 16); }
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
-  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define LOAD_0(p, i) ((p)[i])
-#define LOAD_1(p, i) vload_half((i), (p))
-#define LOAD_2(p, i) bf16_to_float((p)[i])
-#define LOAD(t, p, i) CAT(LOAD_, t)(p, i)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
-
-#if VEC == 1
-#define floatv float
-#define VLOADV(t, p, i) LOAD(t, p, i)
-inline float hsum(float x) { return x; }
-#else
-#define floatv CAT(float, VEC)
-inline floatv bf16v_to_float(CAT(ushort, VEC) x) {
-  return CAT(as_float, VEC)(CAT(convert_uint, VEC)(x) << 16);
-}
-#define VLOADV_0(p, i) CAT(vload, VEC)(0, (p) + (i))
-#define VLOADV_1(p, i) CAT(vload_half, VEC)(0, (p) + (i))
-#define VLOADV_2(p, i) bf16v_to_float(CAT(vload, VEC)(0, (p) + (i)))
-#define VLOADV(t, p, i) CAT(VLOADV_, t)(p, i)
-inline float hsum2(float2 x) { return x.s0 + x.s1; }
-#if VEC >= 4
-inline float hsum4(float4 x) { return hsum2(x.lo + x.hi); }
-#endif
-#if VEC >= 8
-inline float hsum8(float8 x) { return hsum4(x.lo + x.hi); }
-#endif
-#if VEC >= 16
-inline float hsum16(float16 x) { return hsum8(x.lo + x.hi); }
-#endif
-#define hsum CAT(hsum, VEC)
-#endif
+#include "storage.clh"
+#include "vectors.clh"
 
 /* Vector c of a row of `n` features at element `row`, zero-filled past n: the row's end may
  * be the buffer's end, so the tail is read element by element. */
 #define ROW_VECTOR(NAME, T)                                                              \
   inline floatv NAME(__global const STORAGE(T) *p, long row, int c, int n) {             \
-    if ((c + 1) * VEC <= n) return VLOADV(T, p, row + c * VEC);                          \
+    if ((c + 1) * VEC <= n) return LOADV(T, p, row + c * VEC);                          \
     float tail[VEC];                                                                     \
     for (int u = 0; u < VEC; u++) tail[u] = c * VEC + u < n ? LOAD(T, p, row + c * VEC + u) : 0.0f; \
     return CAT(vload, VEC)(0, tail);                                                      \

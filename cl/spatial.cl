@@ -30,24 +30,7 @@
 #define W_TYPE 0 /* storage of the weights view: 0 f32, 1 f16, 2 bf16 */
 #endif
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-
-inline ushort float_to_bf16(float x) {
-  uint u = as_uint(x);
-  if (isnan(x)) return (ushort)((u >> 16) | 0x0040); /* stay NaN: force a mantissa bit */
-  u += 0x7fffu + ((u >> 16) & 1u);                   /* round to nearest even */
-  return (ushort)(u >> 16);
-}
-
-#define STORAGE_0 float
-#define STORAGE_1 half
-#define STORAGE_2 ushort
-#define STORAGE(t) CAT(STORAGE_, t)
-#define STORE_0(p, i, x) ((p)[i] = (x))
-#define STORE_1(p, i, x) vstore_half_rte((x), (i), (p))
-#define STORE_2(p, i, x) ((p)[i] = float_to_bf16(x))
-#define STORE(t, p, i, x) CAT(STORE_, t)(p, i, x)
+#include "storage.clh"
 
 /* Whether row i attends key j: valid lengths, then the window around the aligned row
  * i' = i + diag (causal is a right extent of 0). */

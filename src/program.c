@@ -60,7 +60,8 @@ static clattn_status prepare_request(clattn_context *ctx, const char *file,
   if (clattn__defines_render(defines, r->options, sizeof r->options) >= sizeof r->options)
     return clattn__fail(ctx, CLATTN_INTERNAL, "build options for %s exceed %d bytes", file,
                         CLATTN__OPTIONS_CAPACITY - 1);
-  clattn_status status = clattn__source_load(ctx, ctx->kernel_dir, file, &r->source, &r->source_size);
+  clattn_status status =
+      clattn__source_load_expanded(ctx, ctx->kernel_dir, file, &r->source, &r->source_size);
   if (status == CLATTN_SUCCESS) compute_key(ctx, r);
   return status;
 }

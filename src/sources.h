@@ -1,5 +1,6 @@
 /* Kernel sources: the copies embedded at build time (cmake/embed_kernels.cmake), or files
- * read from a directory for kernel development (CLATTN_KERNEL_DIR). */
+ * read from a directory for kernel development (CLATTN_KERNEL_DIR); shared kernel code lives
+ * in fragments (*.clh) that kernel files include. */
 #ifndef CLATTN_SOURCES_H
 #define CLATTN_SOURCES_H
 
@@ -23,5 +24,13 @@ extern const size_t clattn__embedded_source_count;
  * on ctx (which may be NULL). */
 clattn_status clattn__source_load(clattn_context *ctx, const char *kernel_dir,
                                   const char *name, char **text, size_t *size);
+
+/* The same, with every line `#include "fragment"` (a plain file name in the same place:
+ * cl/ or kernel_dir, conventionally *.clh) replaced by that fragment's expanded text and a
+ * #line directive, so kernels share code without the compiler needing include paths. An
+ * OpenCL compiler given -I cl/ builds the unexpanded file the same way. Statuses as
+ * clattn__source_load, for the file and its fragments. */
+clattn_status clattn__source_load_expanded(clattn_context *ctx, const char *kernel_dir,
+                                           const char *name, char **text, size_t *size);
 
 #endif

@@ -16,14 +16,23 @@ static const clattn__embedded_source *find_embedded(const char *name) {
   return NULL;
 }
 
-/* Every cl/ *.cl file is embedded byte for byte, and nothing else is. */
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Every cl/ *.cl file and *.clh fragment is embedded byte for byte, and nothing else is. */
 static void test_embedded_matches_disk(void) {
   CHECK(clattn__embedded_source_count >= 1);
   CHECK(find_embedded("ceiling.cl") != NULL);
+  CHECK(find_embedded("storage.clh") != NULL);
   char *cl_dir = tu_join(tu_source_dir(), "cl");
   char *paths[256];
-  size_t on_disk = scratch_list(cl_dir, ".cl", paths, 256);
-  CHECK(on_disk >= 1 && on_disk <= 256);
+  size_t on_disk = scratch_list(cl_dir, ".cl", paths, 128);
+  CHECK(on_disk >= 1 && on_disk <= 128);
+  size_t fragments = scratch_list(cl_dir, ".clh", paths + on_disk, 128);
+  CHECK(fragments >= 1 && fragments <= 128);
+  on_disk += fragments;
   CHECK_EQ(on_disk, clattn__embedded_source_count);
   for (size_t i = 0; i < on_disk; i++) {
     const char *base = strrchr(paths[i], '/') + 1;
@@ -43,7 +52,7 @@ static void test_embedded_matches_disk(void) {
   for (size_t i = 0; i < clattn__embedded_source_count; i++) {
     const clattn__embedded_source *source = &clattn__embedded_sources[i];
     CHECK(strchr(source->name, '/') == NULL);
-    CHECK(strlen(source->name) > 3 && strcmp(source->name + strlen(source->name) - 3, ".cl") == 0);
+    CHECK(ends_with(source->name, ".cl") || ends_with(source->name, ".clh"));
     for (size_t j = 0; j < i; j++) CHECK(strcmp(clattn__embedded_sources[j].name, source->name));
   }
   /* The ceiling kernels the library launches are in the file. */
@@ -51,6 +60,50 @@ static void test_embedded_matches_disk(void) {
   CHECK_CONTAINS(ceiling->data, "fma_peak");
   CHECK_CONTAINS(ceiling->data, "triad");
   free(cl_dir);
+}
+
+/* Fragments: `#include "x.clh"` lines are replaced by the fragment (nested too) and a #line
+ * that restores the includer's numbering; other text stays byte for byte; a missing fragment
+ * is KERNEL_NOT_FOUND naming it; a cycle stops at the depth limit. */
+static void test_includes(void) {
+  const char *dir = tu_scratch_dir("includes");
+  struct { const char *name, *text; } files[] = {
+      {"k.cl", "// k\n#include \"a.clh\"\nkernel void k(global int *x) { x[0] = A + B; }\n"},
+      {"a.clh", "#define A 1\n#include \"b.clh\"  \n"},
+      {"b.clh", "#define B 2\n"},
+      {"missing.cl", "#include \"nowhere.clh\"\n"},
+      {"loop.cl", "#include \"loop.clh\"\n"},
+      {"loop.clh", "#include \"loop.clh\"\n"},
+      {"quoted.cl", "/* #include \"b.clh\" in a comment stays */\n #include \"b.clh\"\n"}};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char *path = tu_join(dir, files[i].name);
+    CHECK_EQ(scratch_write(path, files[i].text, strlen(files[i].text)), 0);
+    free(path);
+  }
+  char *text = NULL;
+  size_t size = 0;
+  CHECK_OK(NULL, clattn__source_load_expanded(NULL, dir, "k.cl", &text, &size));
+  const char *want = "// k\n#define A 1\n#define B 2\n\n#line 3\n\n#line 3\n"
+                     "kernel void k(global int *x) { x[0] = A + B; }\n";
+  CHECK(strcmp(text, want) == 0);
+  CHECK_EQ(size, strlen(want));
+  free(text);
+  CHECK_STATUS(NULL, clattn__source_load_expanded(NULL, dir, "missing.cl", &text, &size),
+               CLATTN_KERNEL_NOT_FOUND);
+  CHECK_CONTAINS(clattn_last_error(NULL), "nowhere.clh");
+  CHECK_STATUS(NULL, clattn__source_load_expanded(NULL, dir, "loop.cl", &text, &size),
+               CLATTN_INVALID_ARGUMENT);
+  CHECK_CONTAINS(clattn_last_error(NULL), "nested deeper");
+  /* Only a line that is exactly the directive (from its first column) includes. */
+  CHECK_OK(NULL, clattn__source_load_expanded(NULL, dir, "quoted.cl", &text, &size));
+  CHECK(strcmp(text, files[6].text) == 0);
+  free(text);
+  /* The embedded attention kernel expands to text holding its fragments. */
+  CHECK_OK(NULL, clattn__source_load_expanded(NULL, NULL, "attention_fwd.cl", &text, &size));
+  CHECK_CONTAINS(text, "inline ushort float_to_bf16");
+  CHECK_CONTAINS(text, "inline int key_allowed");
+  CHECK(strstr(text, "\n#include \"") == NULL); /* no directive left (comments may name one) */
+  free(text);
 }
 
 static void test_load(void) {
@@ -241,6 +294,7 @@ int main(void) {
   unsetenv("CLATTN_KERNEL_DIR");
   test_embedded_matches_disk();
   test_load();
+  test_includes();
   test_kernel_dir_variants();
   return check_done("test_sources");
 }

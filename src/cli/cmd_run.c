@@ -12,52 +12,7 @@
 #include "heatmap.h"
 #include "npy.h"
 #include "run.h"
-
-void clattn_cli_run_usage(FILE *out) {
-  fputs("usage: clattn run --q Q.npy --k K.npy --v V.npy --out O.npy [options]\n"
-        "\n"
-        "Computes O = softmax(scale * Q K^T [softcap] [+ mask]) V on the device and\n"
-        "writes O as a float32 .npy file in the inputs' layout. Q, K and V are float32 or\n"
-        "float16 arrays (B, H, S, D); K and V may have fewer heads than Q (grouped-query\n"
-        "attention), and V its own head dimension. They are converted to the --dtype\n"
-        "storage type on the host, and O is stored in it on the device. The mask is\n"
-        "indexed (B, Hq, Sq, Skv) whatever the layout.\n"
-        "\n"
-        "Options:\n"
-        "  --q, --k, --v FILE     the inputs\n"
-        "  --out FILE             the output O, float32\n"
-        "  --layout bhsd|bshd     (B, H, S, D) or (B, S, H, D) arrays (default bhsd)\n"
-        "  --causal top-left|bottom-right\n"
-        "                         causal mask whose diagonal starts at the first query\n"
-        "                         and key (top-left) or ends at the last ones\n"
-        "  --window LEFT,RIGHT    query i attends keys i-LEFT .. i+RIGHT, aligned as\n"
-        "                         --causal (default top-left); -1: unbounded side\n"
-        "  --scale X              score scale (default 1/sqrt(D))\n"
-        "  --softcap C            scores become C*tanh(s/C) before the masks\n"
-        "  --mask FILE            bool or uint8 (nonzero attends), or float32 or float16\n"
-        "                         added to the scores (-inf masks); broadcastable to\n"
-        "                         (B, Hq, Sq, Skv)\n"
-        "  --kv-lens FILE         int32 or int64 (B,): valid keys of each batch\n"
-        "  --q-lens FILE          int32 or int64 (B,): valid queries of each batch (the\n"
-        "                         other rows are zero)\n"
-        "  --dtype f32|f16|bf16   storage type on the device (default f32)\n"
-        "  --lse FILE             also write each row's log-sum-exp: float32 (B, H, S),\n"
-        "                         or (B, S, H) with --layout bshd\n"
-        "  --device SEL           the device, as for 'clattn --device'\n"
-        "  --weights FILE         also write the attention weights: float32\n"
-        "                         (B, Hq, Sq, Skv) in either layout (rows: queries,\n"
-        "                         columns: keys)\n"
-        "  --weights-mode 0..3    which weights: 0 scale*QK^T, 1 after softcap, 2 after\n"
-        "                         the masks (masked: -inf), 3 softmax probabilities\n"
-        "                         (default; rows with no attended key are 0)\n"
-        "  --heatmap FILE         also draw one head's weights as a PNG heatmap (as\n"
-        "                         'clattn heatmap' does), in --weights-mode\n"
-        "  --heatmap-head B,H     the batch and query head to draw (default 0,0)\n"
-        "\n"
-        "Exit status: 0 done; 2 a wrong command line or input file (nothing is written);\n"
-        "1 a failure on the device or while writing.\n",
-        out);
-}
+#include "run_family.h"
 
 /* The raw words of the command line, before they are checked. */
 typedef struct run_words {
@@ -140,6 +95,9 @@ static int run_options_check(const run_words *w, clattn_cli_run_options *o) {
   const char *required[4][2] = {
       {"--q", o->q_path}, {"--k", o->k_path}, {"--v", o->v_path}, {"--out", o->out_path}};
   for (int i = 0; i < 4; ++i) {
+    if (i == 1 && o->family.score == CLATTN_CLI_SCORE_LOCATION) {
+      continue; /* location attention has no keys */
+    }
     if (required[i][1] == NULL || required[i][1][0] == '\0') {
       return clattn_cli_run_reject(required[i][0], "this option is required");
     }
@@ -235,80 +193,6 @@ static int run_extras_check(const run_words *w, const clattn_cli_run_options *o,
   return CLATTN_CLI_OK;
 }
 
-/* "<path>.clattn-tmp", malloc'd. */
-static char *run_temp_name(const char *path) {
-  static const char suffix[] = ".clattn-tmp";
-  size_t n = strlen(path);
-  char *name = malloc(n + sizeof suffix);
-  if (name != NULL) {
-    memcpy(name, path, n);
-    memcpy(name + n, suffix, sizeof suffix);
-  }
-  return name;
-}
-
-/* Writes one array to its temporary name; prints the failure. */
-static int run_write_temp(const char *argument, const char *temp, int rank,
-                          const int64_t *shape, const float *data) {
-  char error[768];
-  if (temp == NULL) {
-    return clattn_cli_out_of_memory();
-  }
-  if (clattn_npy_write(temp, CLATTN_NPY_F32, rank, shape, data, error, sizeof error) != 0) {
-    fprintf(stderr, "clattn %s: %s: %s\n", clattn_cli_run_command(), argument, error);
-    return CLATTN_CLI_FAILURE;
-  }
-  return CLATTN_CLI_OK;
-}
-
-static int run_rename(const char *argument, const char *temp, const char *path) {
-  if (rename(temp, path) != 0) {
-    fprintf(stderr, "clattn %s: %s: cannot rename '%s' to '%s': %s\n", clattn_cli_run_command(), argument, temp, path,
-            strerror(errno));
-    remove(temp);
-    return CLATTN_CLI_FAILURE;
-  }
-  return CLATTN_CLI_OK;
-}
-
-/* Writes O and LSE: both complete under temporary names first, then renamed. */
-static int run_outputs_write(const clattn_cli_run_options *o, const clattn_cli_run_problem *p,
-                             const clattn_cli_run_result *r) {
-  int bhsd = o->layout == CLATTN_LAYOUT_BHSD;
-  int64_t shape[4] = {p->batch, bhsd ? p->q_heads : p->q_len, bhsd ? p->q_len : p->q_heads,
-                      p->v_head_dim};
-  char *o_temp = run_temp_name(o->out_path);
-  char *lse_temp = o->lse_path != NULL ? run_temp_name(o->lse_path) : NULL;
-  int rc = run_write_temp("--out", o_temp, 4, shape, r->o);
-  if (rc == CLATTN_CLI_OK && o->lse_path != NULL) {
-    rc = run_write_temp("--lse", lse_temp, 3, shape, r->lse);
-    if (rc != CLATTN_CLI_OK) {
-      remove(o_temp);
-    }
-  }
-  if (rc == CLATTN_CLI_OK) {
-    rc = run_rename("--out", o_temp, o->out_path);
-    if (rc != CLATTN_CLI_OK && lse_temp != NULL) {
-      remove(lse_temp);
-    }
-  }
-  if (rc == CLATTN_CLI_OK && lse_temp != NULL) {
-    rc = run_rename("--lse", lse_temp, o->lse_path);
-  }
-  if (rc == CLATTN_CLI_OK) {
-    char dims[256];
-    printf("wrote %s: float32 %s\n", o->out_path,
-           clattn_npy_shape_format(4, shape, dims, sizeof dims));
-    if (o->lse_path != NULL) {
-      printf("wrote %s: float32 %s\n", o->lse_path,
-             clattn_npy_shape_format(3, shape, dims, sizeof dims));
-    }
-  }
-  free(o_temp);
-  free(lse_temp);
-  return rc;
-}
-
 /* The heatmap of one head (rows: queries, columns: keys), or with --grid one query's row
  * over the map's grid, drawn alone or blended over --image. */
 static int run_heatmap_draw(const run_extras *x, const clattn_cli_run_problem *p,
@@ -340,11 +224,11 @@ static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *
                              const float *weights) {
   int64_t shape[4] = {p->batch, p->q_heads, p->q_len, p->kv_len};
   const char *heat_arg = x->heatmap_command ? "--out" : "--heatmap";
-  char *w_temp = x->weights_path != NULL ? run_temp_name(x->weights_path) : NULL;
-  char *h_temp = x->heatmap_path != NULL ? run_temp_name(x->heatmap_path) : NULL;
+  char *w_temp = x->weights_path != NULL ? clattn_cli_run_temp_name(x->weights_path) : NULL;
+  char *h_temp = x->heatmap_path != NULL ? clattn_cli_run_temp_name(x->heatmap_path) : NULL;
   int rc = CLATTN_CLI_OK;
   if (x->weights_path != NULL) {
-    rc = run_write_temp("--weights", w_temp, 4, shape, weights);
+    rc = clattn_cli_run_write_temp("--weights", w_temp, CLATTN_NPY_F32, 4, shape, weights);
   }
   if (rc == CLATTN_CLI_OK && x->heatmap_path != NULL) {
     char error[768];
@@ -359,13 +243,13 @@ static int run_weights_write(const run_extras *x, const clattn_cli_run_problem *
     }
   }
   if (rc == CLATTN_CLI_OK && w_temp != NULL) {
-    rc = run_rename("--weights", w_temp, x->weights_path);
+    rc = clattn_cli_run_rename("--weights", w_temp, x->weights_path);
     if (rc != CLATTN_CLI_OK && h_temp != NULL) {
       remove(h_temp);
     }
   }
   if (rc == CLATTN_CLI_OK && h_temp != NULL) {
-    rc = run_rename(heat_arg, h_temp, x->heatmap_path);
+    rc = clattn_cli_run_rename(heat_arg, h_temp, x->heatmap_path);
   }
   if (rc == CLATTN_CLI_OK && x->weights_path != NULL) {
     char dims[256];
@@ -448,7 +332,7 @@ static int run_steps(const clattn_cli_run_options *o, run_extras *x) {
     rc = clattn_cli_run_weights(o, &problem, x->mode, &weights);
   }
   if (rc == CLATTN_CLI_OK && !x->heatmap_command) {
-    rc = run_outputs_write(o, &problem, &result);
+    rc = clattn_cli_run_outputs_write(o, &problem, &result);
   }
   if (rc == CLATTN_CLI_OK && want_weights) {
     rc = run_weights_write(x, &problem, weights);
@@ -500,16 +384,20 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
   clattn_cli_run_options o;
   run_words w;
   run_extras x;
+  clattn_cli_family_words fw;
   int help = 0;
   const char *out_path = NULL;
   memset(&o, 0, sizeof o);
   memset(&w, 0, sizeof w);
   memset(&x, 0, sizeof x);
+  memset(&fw, 0, sizeof fw);
   o.device = globals->device;
+  o.family.draws = 1;
+  o.family.gaussian = 1;
   x.heatmap_command = heatmap;
   x.mode_option = heatmap ? "--mode" : "--weights-mode";
   x.head_option = heatmap ? "--head" : "--heatmap-head";
-  const clattn_cli_option options[] = {
+  const clattn_cli_option common[] = {
       {"--help", "-h", NULL, &help},
       {"--q", NULL, &o.q_path, NULL},
       {"--k", NULL, &o.k_path, NULL},
@@ -533,8 +421,13 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
       {heatmap ? "--grid" : "--k", NULL, heatmap ? &w.grid : &o.k_path, NULL},
       {heatmap ? "--query" : "--k", NULL, heatmap ? &w.query : &o.k_path, NULL},
       {heatmap ? "--image" : "--k", NULL, heatmap ? &x.image_path : &o.k_path, NULL},
-      {NULL, NULL, NULL, NULL},
   };
+  /* run also takes the classic family's options; the table ends with a NULL name. */
+  enum { COMMON = sizeof common / sizeof common[0] };
+  clattn_cli_option options[COMMON + CLATTN_CLI_FAMILY_OPTIONS + 1];
+  memcpy(options, common, sizeof common);
+  int count = heatmap ? 0 : clattn_cli_family_options(&fw, &o.family, options + COMMON);
+  memset(&options[COMMON + count], 0, sizeof options[0]);
   const char *command = heatmap ? "heatmap" : "run";
   void (*usage)(FILE *) = heatmap ? clattn_cli_heatmap_usage : clattn_cli_run_usage;
   if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
@@ -559,7 +452,16 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
     x.heatmap_path = out_path;
     o.out_path = o.k_path; /* satisfies the shared check; nothing is written there */
   }
-  int rc = run_options_check(&w, &o);
+  int rc = CLATTN_CLI_OK;
+  if (!heatmap) {
+    const clattn_cli_family_context context = {
+        &w.window, w.scale,    w.softcap,      o.k_path,      o.mask_path,
+        o.lse_path, o.out_path, x.weights_path, x.heatmap_path};
+    rc = clattn_cli_family_check(&fw, &context, &o);
+  }
+  if (rc == CLATTN_CLI_OK) {
+    rc = run_options_check(&w, &o);
+  }
   if (heatmap) {
     o.out_path = NULL;
   }

@@ -1,6 +1,6 @@
 /*
- * clattn run on the device: one buffer per input, one clattn_attention_forward call, and the
- * outputs read back and widened to float32. Everything goes through the public API and the
+ * clattn run on the device: one buffer per input, one clattn_attention_forward call (or one
+ * of the family's, run_family.c), and the outputs read back and widened to float32. Everything goes through the public API and the
  * context's own queue, exactly as an application would do it.
  */
 #include <stdlib.h>
@@ -8,14 +8,14 @@
 
 #include "half.h"
 #include "run.h"
+#include "run_family.h"
 
 /* The device objects of one run; all NULL until created. */
 typedef struct run_buffers {
   cl_mem q, k, v, o, lse, mask, kv_lens, q_lens;
 } run_buffers;
 
-/* Creates a buffer, initialised from `host` when it is not NULL. */
-static int run_buffer_create(clattn_context *ctx, const char *what, const void *host,
+int clattn_cli_run_buffer_create(clattn_context *ctx, const char *what, const void *host,
                              size_t bytes, cl_mem *out) {
   cl_int err = CL_SUCCESS;
   cl_mem_flags flags = host != NULL ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_WRITE_ONLY;
@@ -32,7 +32,8 @@ static int run_buffer_create(clattn_context *ctx, const char *what, const void *
 static int run_buffers_create(clattn_context *ctx, const clattn_cli_run_options *o,
                               const clattn_cli_run_problem *p, run_buffers *b) {
   size_t rows = (size_t)(p->batch * p->q_heads * p->q_len);
-  size_t o_bytes = rows * (size_t)p->v_head_dim * clattn_dtype_size(o->dtype);
+  size_t o_bytes = rows * (size_t)o->family.draws * (size_t)p->v_head_dim *
+                   clattn_dtype_size(o->dtype);
   /* Optional inputs have no host data and optional outputs no size when absent. */
   const struct {
     const char *what;
@@ -52,7 +53,7 @@ static int run_buffers_create(clattn_context *ctx, const clattn_cli_run_options 
   int rc = CLATTN_CLI_OK;
   for (int i = 0; i < 8 && rc == CLATTN_CLI_OK; ++i) {
     if (all[i].bytes > 0) {
-      rc = run_buffer_create(ctx, all[i].what, all[i].host, all[i].bytes, all[i].buffer);
+      rc = clattn_cli_run_buffer_create(ctx, all[i].what, all[i].host, all[i].bytes, all[i].buffer);
     }
   }
   return rc;
@@ -139,26 +140,26 @@ static int run_on_context(clattn_context *ctx, const clattn_cli_run_options *o,
   int rc = run_buffers_create(ctx, o, p, &b);
   if (rc == CLATTN_CLI_OK) {
     run_desc_fill(o, p, &b, &desc);
-    clattn_tensor q = clattn_tensor_contiguous(b.q, o->dtype, o->layout, p->q_heads, p->q_len,
-                                               p->head_dim, 0);
-    clattn_tensor k = clattn_tensor_contiguous(b.k, o->dtype, o->layout, p->kv_heads,
+    clattn_tensor q = clattn_tensor_contiguous(b.q, p->q_dtype, o->layout, p->q_heads,
+                                               p->q_len, p->q_dim, 0);
+    clattn_tensor k = clattn_tensor_contiguous(b.k, p->k_dtype, o->layout, p->kv_heads,
                                                p->kv_len, p->head_dim, 0);
     clattn_tensor v = clattn_tensor_contiguous(b.v, o->dtype, o->layout, p->kv_heads,
                                                p->kv_len, p->v_head_dim, 0);
+    /* Hard attention's O has Sq * draws rows: row t * draws + d is query t's draw d. */
     clattn_tensor out = clattn_tensor_contiguous(b.o, o->dtype, o->layout, p->q_heads,
-                                                 p->q_len, p->v_head_dim, 0);
+                                                 p->q_len * o->family.draws, p->v_head_dim, 0);
     /* LSE is a (B, H, S) or (B, S, H) array: the same layouts with a feature size of 1. */
     clattn_tensor lse = clattn_tensor_contiguous(b.lse, CLATTN_F32, o->layout, p->q_heads,
                                                  p->q_len, 1, 0);
-    clattn_status status = clattn_attention_forward(ctx, NULL, &desc, &q, &k, &v, &out,
-                                                    b.lse != NULL ? &lse : NULL, 0, NULL, NULL);
-    if (status != CLATTN_SUCCESS) {
-      rc = clattn_cli_failure_print(ctx, status);
-    }
+    const clattn_cli_family_call call = {&desc, &q, b.k != NULL ? &k : NULL, &v, &out,
+                                         b.lse != NULL ? &lse : NULL};
+    rc = clattn_cli_family_run(ctx, o, p, &call, result);
   }
   size_t rows = (size_t)(p->batch * p->q_heads * p->q_len);
   if (rc == CLATTN_CLI_OK) {
-    rc = run_read_back(ctx, b.o, o->dtype, rows * (size_t)p->v_head_dim, &result->o);
+    rc = run_read_back(ctx, b.o, o->dtype, rows * (size_t)o->family.draws * (size_t)p->v_head_dim,
+                       &result->o);
   }
   if (rc == CLATTN_CLI_OK && b.lse != NULL) {
     rc = run_read_back(ctx, b.lse, CLATTN_F32, rows, &result->lse);
@@ -187,6 +188,8 @@ int clattn_cli_run_device(const clattn_cli_run_options *o, const clattn_cli_run_
 void clattn_cli_run_result_free(clattn_cli_run_result *result) {
   free(result->o);
   free(result->lse);
+  free(result->indices);
   result->o = NULL;
   result->lse = NULL;
+  result->indices = NULL;
 }

@@ -211,9 +211,12 @@ static int family_hard(const clattn_cli_family_words *w, const clattn_cli_family
   if (c->lse_path != NULL) {
     return clattn_cli_run_reject("--lse", "--hard writes no log-sum-exp");
   }
-  if (f->indices_path != NULL && c->out_path != NULL &&
-      strcmp(f->indices_path, c->out_path) == 0) {
-    return clattn_cli_run_reject("--indices", "is the same file as --out");
+  const char *const others[3][2] = {
+      {"--out", c->out_path}, {"--weights", c->weights_path}, {"--heatmap", c->heatmap_path}};
+  for (int i = 0; i < 3 && f->indices_path != NULL; ++i) {
+    if (others[i][1] != NULL && strcmp(f->indices_path, others[i][1]) == 0) {
+      return clattn_cli_run_reject("--indices", "is the same file as %s", others[i][0]);
+    }
   }
   return CLATTN_CLI_OK;
 }

@@ -10,6 +10,7 @@
 #include "half.h"
 #include "npy.h"
 #include "run.h"
+#include "run_family.h"
 
 /* B, H, S, D of a Q, K or V array in the chosen layout. */
 typedef struct run_dims {
@@ -35,7 +36,7 @@ int clattn_cli_run_reject(const char *argument, const char *fmt, ...) {
 
 /* An unreadable or malformed file is a command-line error: the argument names the wrong
  * file. */
-static int run_read(const char *argument, const char *path, clattn_npy_array *a) {
+int clattn_cli_run_read(const char *argument, const char *path, clattn_npy_array *a) {
   char error[768];
   if (clattn_npy_read(path, a, error, sizeof error) != 0) {
     return clattn_cli_run_reject(argument, "%s", error);
@@ -53,8 +54,10 @@ static run_dims run_dims_of(const clattn_npy_array *a, clattn_layout layout) {
   return r;
 }
 
-/* Q, K and V: 4-D, float32 or float16, no empty dimension, a head dimension clattn takes. */
-static int run_check_qkv(const char *argument, const clattn_npy_array *a, clattn_layout layout) {
+/* Q, K and V: 4-D, float32 or float16, no empty dimension, a head dimension clattn takes
+ * (any for a Q that the library projects first: `projected`). */
+static int run_check_qkv(const char *argument, const clattn_npy_array *a, clattn_layout layout,
+                         int projected) {
   char shape[256];
   run_shape(a, shape, sizeof shape);
   if (a->rank != 4) {
@@ -72,20 +75,34 @@ static int run_check_qkv(const char *argument, const clattn_npy_array *a, clattn
                                    shape);
     }
   }
-  if (a->shape[3] > CLATTN_MAX_HEAD_DIM) {
+  if (!projected && a->shape[3] > CLATTN_MAX_HEAD_DIM) {
     return clattn_cli_run_reject(argument, "head dimension %lld exceeds %d",
                                  (long long)a->shape[3], CLATTN_MAX_HEAD_DIM);
   }
   return CLATTN_CLI_OK;
 }
 
-/* K and V against Q: the shapes attention needs to be well defined. */
-static int run_check_consistent(const run_dims *q, const run_dims *k, const run_dims *v) {
+/* K and V against Q: the shapes attention needs to be well defined. Q's features may differ
+ * from K's D where a weight matrix maps one to the other (`any_q_dim`); with no K (NULL)
+ * V's heads must divide Q's. */
+static int run_check_consistent(const run_dims *q, const run_dims *k, const run_dims *v,
+                                int any_q_dim) {
+  if (k == NULL) {
+    if (v->b != q->b) {
+      return clattn_cli_run_reject("--v", "batch %lld does not match --q's batch %lld",
+                                   (long long)v->b, (long long)q->b);
+    }
+    if (q->h % v->h != 0) {
+      return clattn_cli_run_reject("--v", "%lld heads do not divide --q's %lld heads",
+                                   (long long)v->h, (long long)q->h);
+    }
+    return CLATTN_CLI_OK;
+  }
   if (k->b != q->b) {
     return clattn_cli_run_reject("--k", "batch %lld does not match --q's batch %lld",
                                  (long long)k->b, (long long)q->b);
   }
-  if (k->d != q->d) {
+  if (!any_q_dim && k->d != q->d) {
     return clattn_cli_run_reject("--k", "head dimension %lld does not match --q's %lld",
                                  (long long)k->d, (long long)q->d);
   }
@@ -117,7 +134,8 @@ static float run_float_at(const clattn_npy_array *a, uint64_t i) {
 
 /* Converts a float32 or float16 array to the storage type. When the types already agree the
  * array's own data is taken over instead of copied. */
-static int run_to_storage(clattn_npy_array *a, clattn_dtype dtype, clattn_cli_host_buffer *out) {
+int clattn_cli_run_to_storage(clattn_npy_array *a, clattn_dtype dtype,
+                              clattn_cli_host_buffer *out) {
   size_t item = clattn_dtype_size(dtype);
   if ((a->dtype == CLATTN_NPY_F32 && dtype == CLATTN_F32) ||
       (a->dtype == CLATTN_NPY_F16 && dtype == CLATTN_F16)) {
@@ -177,7 +195,7 @@ static int run_mask_expand(const clattn_npy_array *m, const int64_t dims[4], int
 static int run_mask_load(const char *path, clattn_cli_run_problem *p) {
   clattn_npy_array m;
   char shape[256];
-  int rc = run_read("--mask", path, &m);
+  int rc = clattn_cli_run_read("--mask", path, &m);
   if (rc != CLATTN_CLI_OK) {
     return rc;
   }
@@ -214,7 +232,7 @@ static int run_lens_load(const char *argument, const char *path, int64_t batch, 
                          const char *limit_name, clattn_cli_host_buffer *out) {
   clattn_npy_array a;
   char shape[256];
-  int rc = run_read(argument, path, &a);
+  int rc = clattn_cli_run_read(argument, path, &a);
   if (rc != CLATTN_CLI_OK) {
     return rc;
   }
@@ -243,37 +261,55 @@ static int run_lens_load(const char *argument, const char *path, int64_t batch, 
   return rc;
 }
 
-/* Q, K and V, checked and converted; fills the problem's sizes. */
+/* Q, K and V, checked and converted; fills the problem's sizes. Q (and K for the additive
+ * score) stay float32 where the library projects them with CLBlast; --score location reads
+ * no K. */
 static int run_qkv_load(const clattn_cli_run_options *o, clattn_cli_run_problem *p) {
   static const char *const names[3] = {"--q", "--k", "--v"};
-  const char *paths[3] = {o->q_path, o->k_path, o->v_path};
+  clattn_cli_score score = o->family.score;
+  int no_k = score == CLATTN_CLI_SCORE_LOCATION;
+  int projected = score >= CLATTN_CLI_SCORE_GENERAL;
+  const char *paths[3] = {o->q_path, no_k ? NULL : o->k_path, o->v_path};
   clattn_cli_host_buffer *outs[3] = {&p->q, &p->k, &p->v};
+  p->q_dtype = projected || (o->family.local && o->family.wp_path != NULL) ? CLATTN_F32 : o->dtype;
+  p->k_dtype = score == CLATTN_CLI_SCORE_ADDITIVE ? CLATTN_F32 : o->dtype;
+  const clattn_dtype dtypes[3] = {p->q_dtype, p->k_dtype, o->dtype};
   clattn_npy_array arrays[3];
   run_dims dims[3];
   int rc = CLATTN_CLI_OK;
   memset(arrays, 0, sizeof arrays);
+  memset(dims, 0, sizeof dims);
   for (int i = 0; i < 3 && rc == CLATTN_CLI_OK; ++i) {
-    rc = run_read(names[i], paths[i], &arrays[i]);
+    if (paths[i] == NULL) {
+      continue;
+    }
+    rc = clattn_cli_run_read(names[i], paths[i], &arrays[i]);
     if (rc == CLATTN_CLI_OK) {
-      rc = run_check_qkv(names[i], &arrays[i], o->layout);
+      rc = run_check_qkv(names[i], &arrays[i], o->layout, i == 0 && projected);
     }
     if (rc == CLATTN_CLI_OK) {
       dims[i] = run_dims_of(&arrays[i], o->layout);
     }
   }
   if (rc == CLATTN_CLI_OK) {
-    rc = run_check_consistent(&dims[0], &dims[1], &dims[2]);
+    rc = run_check_consistent(&dims[0], no_k ? NULL : &dims[1], &dims[2],
+                              score == CLATTN_CLI_SCORE_GENERAL ||
+                                  score == CLATTN_CLI_SCORE_ADDITIVE);
   }
   for (int i = 0; i < 3 && rc == CLATTN_CLI_OK; ++i) {
-    rc = run_to_storage(&arrays[i], o->dtype, outs[i]);
+    if (paths[i] != NULL) {
+      rc = clattn_cli_run_to_storage(&arrays[i], dtypes[i], outs[i]);
+    }
   }
   if (rc == CLATTN_CLI_OK) {
     p->batch = dims[0].b;
     p->q_heads = dims[0].h;
     p->q_len = dims[0].s;
-    p->head_dim = dims[0].d;
-    p->kv_heads = dims[1].h;
-    p->kv_len = dims[1].s;
+    p->q_dim = dims[0].d;
+    /* Location attention's D is Q's own (W_a is Skv x D); its keys are V's positions. */
+    p->head_dim = no_k ? dims[0].d : dims[1].d;
+    p->kv_heads = dims[no_k ? 2 : 1].h;
+    p->kv_len = dims[no_k ? 2 : 1].s;
     p->v_head_dim = dims[2].d;
   }
   for (int i = 0; i < 3; ++i) {
@@ -297,12 +333,17 @@ int clattn_cli_run_inputs_load(const clattn_cli_run_options *o, clattn_cli_run_p
     rc = run_lens_load("--q-lens", o->q_lens_path, p->batch, p->q_len, "the queries' Sq",
                        &p->q_lens);
   }
+  if (rc == CLATTN_CLI_OK) {
+    rc = clattn_cli_family_inputs_load(o, p);
+  }
   return rc;
 }
 
 void clattn_cli_run_problem_free(clattn_cli_run_problem *p) {
-  clattn_cli_host_buffer *buffers[6] = {&p->q, &p->k, &p->v, &p->mask, &p->kv_lens, &p->q_lens};
-  for (int i = 0; i < 6; ++i) {
+  clattn_cli_host_buffer *buffers[14] = {&p->q,  &p->k,  &p->v,  &p->mask, &p->kv_lens,
+                                         &p->q_lens, &p->w, &p->w1, &p->w2, &p->va,
+                                         &p->wa, &p->wp, &p->vp, &p->positions};
+  for (int i = 0; i < 14; ++i) {
     free(buffers[i]->data);
     buffers[i]->data = NULL;
     buffers[i]->bytes = 0;

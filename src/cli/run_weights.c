@@ -63,9 +63,9 @@ static int weights_on_context(clattn_context *ctx, const clattn_cli_run_options 
       desc.mask.stride_head = p->mask_stride_head;
       desc.mask.stride_query = p->mask_stride_query;
     }
-    clattn_tensor qt = clattn_tensor_contiguous(q, o->dtype, o->layout, p->q_heads, p->q_len,
+    clattn_tensor qt = clattn_tensor_contiguous(q, p->q_dtype, o->layout, p->q_heads, p->q_len,
                                                 p->head_dim, 0);
-    clattn_tensor kt = clattn_tensor_contiguous(k, o->dtype, o->layout, p->kv_heads, p->kv_len,
+    clattn_tensor kt = clattn_tensor_contiguous(k, p->k_dtype, o->layout, p->kv_heads, p->kv_len,
                                                 p->head_dim, 0);
     /* (B, Hq, Sq, Skv): a BHSD view whose "features" are the keys. */
     clattn_tensor wt = clattn_tensor_contiguous(w, CLATTN_F32, CLATTN_LAYOUT_BHSD, p->q_heads,

@@ -179,3 +179,6 @@ clattn_cli_test(cli_run_unwritable_out RC 1
 
 # --- attention weights and heatmaps -----------------------------------------------------------
 include(weights_tests.cmake)
+
+# --- the classic attention family: --score, --local, --hard -----------------------------------
+include(family_tests.cmake)

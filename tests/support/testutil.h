@@ -87,22 +87,27 @@ static inline void tu_copy_file(const char *src, const char *dst) {
   free(data);
 }
 
-/* Copies every $CLATTN_SOURCE_DIR/cl/ *.cl into `dst` (an existing directory); returns how
- * many files were copied. */
+/* Copies every $CLATTN_SOURCE_DIR/cl/ *.cl file and *.clh fragment into `dst` (an existing
+ * directory); returns how many files were copied. */
 static inline size_t tu_copy_kernels(const char *dst) {
   char *cl_dir = tu_join(tu_source_dir(), "cl");
-  char *paths[256];
-  size_t count = scratch_list(cl_dir, ".cl", paths, 256);
-  if (count > 256) check_fail(__FILE__, __LINE__, "too many kernel files in %s", cl_dir);
-  for (size_t i = 0; i < count; i++) {
-    const char *base = strrchr(paths[i], '/');
-    char *target = tu_join(dst, base ? base + 1 : paths[i]);
-    tu_copy_file(paths[i], target);
-    free(target);
-    free(paths[i]);
+  static const char *const suffixes[2] = {".cl", ".clh"};
+  size_t total = 0;
+  for (int k = 0; k < 2; k++) {
+    char *paths[256];
+    size_t count = scratch_list(cl_dir, suffixes[k], paths, 256);
+    if (count > 256) check_fail(__FILE__, __LINE__, "too many kernel files in %s", cl_dir);
+    for (size_t i = 0; i < count; i++) {
+      const char *base = strrchr(paths[i], '/');
+      char *target = tu_join(dst, base ? base + 1 : paths[i]);
+      tu_copy_file(paths[i], target);
+      free(target);
+      free(paths[i]);
+    }
+    total += count;
   }
   free(cl_dir);
-  return count;
+  return total;
 }
 
 /* Appends text to a file; ends the test on failure. */
