@@ -5,11 +5,11 @@
  *
  *   bench_attention [--cases LIST] [--repeats N] [--quick] [--json FILE] [--device SEL]
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_cases.h"
 #include "bench_measure.h"
 #include "bench_report.h"
 #include "bench_util.h"
@@ -20,8 +20,6 @@
 #define BENCH_DEFAULT_REPEATS 7
 #define BENCH_QUICK_REPEATS 3
 #define BENCH_CEILING_REPEATS 5
-/* Sequences longer than this default to one head (the long-context target). */
-#define BENCH_LONG_SEQ 16384
 
 typedef struct bench_options {
   const char *cases;
@@ -46,83 +44,6 @@ static void bench_usage(FILE *out) {
         "All paths are fp32. The naive path is skipped above 100 GFLOP per run and the\n"
         "unfused path when its score matrix does not fit the device; the output says so.\n",
         out);
-}
-
-/* Parses a decimal integer in [1, max] from text[0..] into *value; returns the characters
- * used, or 0 when there is no valid number. */
-static size_t bench_number(const char *text, long max, long *value) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(text, &end, 10);
-  if (errno != 0 || end == text || v < 1 || v > max || text[0] == '-' || text[0] == '+') {
-    return 0;
-  }
-  *value = v;
-  return (size_t)(end - text);
-}
-
-/* Parses one case token ("4096c", "65536", "2048h16d128b2") into c. Returns 0 or -1. */
-static int bench_case_parse(const char *token, bench_case *c) {
-  long seq = 0, heads = -1, dim = 64, batch = 1, value = 0;
-  int causal = 0;
-  size_t used = bench_number(token, 1L << 24, &seq);
-  if (used == 0 || strlen(token) >= sizeof c->name) {
-    return -1;
-  }
-  for (const char *p = token + used; *p != '\0';) {
-    char key = *p++;
-    if (key == 'c' && !causal) {
-      causal = 1;
-      continue;
-    }
-    long max = key == 'd' ? CLATTN_MAX_HEAD_DIM : 4096;
-    used = bench_number(p, max, &value);
-    if (used == 0 || (key != 'h' && key != 'd' && key != 'b')) {
-      return -1;
-    }
-    *(key == 'h' ? &heads : key == 'd' ? &dim : &batch) = value;
-    p += used;
-  }
-  if (heads < 0) {
-    heads = seq > BENCH_LONG_SEQ ? 1 : 8;
-  }
-  double elems = (double)batch * (double)heads * (double)seq * (double)dim;
-  if (elems * sizeof(float) > 1e12) {
-    return -1;
-  }
-  memset(c, 0, sizeof *c);
-  snprintf(c->name, sizeof c->name, "%s", token);
-  c->shape.batch = (int)batch;
-  c->shape.heads = (int)heads;
-  c->shape.seq = (int)seq;
-  c->shape.dim = (int)dim;
-  c->shape.causal = causal;
-  double pairs = causal ? (double)seq * (double)(seq + 1) / 2.0 : (double)seq * (double)seq;
-  c->flops = 4.0 * (double)batch * (double)heads * pairs * (double)dim;
-  return 0;
-}
-
-/* Splits `list` at commas into cases[]; returns the count, or -1 on a bad token. */
-static int bench_cases_parse(const char *list, bench_case *cases) {
-  char token[64];
-  int count = 0;
-  for (const char *p = list;;) {
-    size_t n = strcspn(p, ",");
-    if (n == 0 || n >= sizeof token || count == BENCH_MAX_CASES) {
-      return -1;
-    }
-    memcpy(token, p, n);
-    token[n] = '\0';
-    if (bench_case_parse(token, &cases[count]) != 0) {
-      fprintf(stderr, "bench_attention: bad case \"%s\"\n", token);
-      return -1;
-    }
-    ++count;
-    if (p[n] == '\0') {
-      return count;
-    }
-    p += n + 1;
-  }
 }
 
 static int bench_args_parse(int argc, char **argv, bench_options *o) {
@@ -199,7 +120,7 @@ int main(int argc, char **argv) {
   }
   int count = -1;
   if (bench_args_parse(argc, argv, &options) == 0) {
-    count = bench_cases_parse(options.cases, cases);
+    count = bench_cases_parse("bench_attention", options.cases, cases);
   }
   if (count < 0) {
     bench_usage(stderr);

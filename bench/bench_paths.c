@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "bench_util.h"
-
-#ifndef BENCH_KERNEL_DIR
-#define BENCH_KERNEL_DIR "bench/kernels"
-#endif
+#include "sources.h" /* bench/embedded/: the embedded copies of bench/kernels/ */
 
 /* Work-group sizes asked for; each is lowered to the kernel's CL_KERNEL_WORK_GROUP_SIZE. */
 #define BENCH_NAIVE_LOCAL 64
@@ -36,18 +33,38 @@ static size_t bench_round_up(size_t x, size_t to) { return (x + to - 1) / to * t
 
 static size_t bench_ceil_div(size_t x, size_t by) { return (x + by - 1) / by; }
 
-/* Reads bench/kernels/<file> (CLATTN_BENCH_KERNEL_DIR overrides the source-tree path) and
- * builds it with `options`. */
+/* The text of bench/kernels/<file>: the copy embedded at build time, or the file in
+ * CLATTN_BENCH_KERNEL_DIR when that is set (kernel development). malloc'd. */
+static char *bench_source(const char *file, size_t *length, char *error, size_t cap) {
+  const char *dir = getenv("CLATTN_BENCH_KERNEL_DIR");
+  if (dir != NULL && *dir != '\0') {
+    char file_path[1024];
+    snprintf(file_path, sizeof file_path, "%s/%s", dir, file);
+    char *text = bench_read_file(file_path, length);
+    if (text == NULL) {
+      snprintf(error, cap, "cannot read %s (CLATTN_BENCH_KERNEL_DIR)", file_path);
+    }
+    return text;
+  }
+  for (size_t i = 0; i < bench_embedded_source_count; ++i) {
+    const bench_embedded_source *e = &bench_embedded_sources[i];
+    char *text = strcmp(e->name, file) == 0 ? malloc(e->size + 1) : NULL;
+    if (text != NULL) {
+      memcpy(text, e->data, e->size + 1);
+      *length = e->size;
+      return text;
+    }
+  }
+  snprintf(error, cap, "no embedded kernel %s", file);
+  return NULL;
+}
+
+/* Builds bench/kernels/<file> with `options`. */
 static int bench_build(bench_path *path, const char *file, const char *options, char *error,
                        size_t cap) {
-  const char *dir = getenv("CLATTN_BENCH_KERNEL_DIR");
-  char file_path[1024];
   size_t length = 0;
-  snprintf(file_path, sizeof file_path, "%s/%s", dir && *dir ? dir : BENCH_KERNEL_DIR, file);
-  char *source = bench_read_file(file_path, &length);
+  char *source = bench_source(file, &length, error, cap);
   if (source == NULL) {
-    snprintf(error, cap, "cannot read %s (set CLATTN_BENCH_KERNEL_DIR to bench/kernels)",
-             file_path);
     return -1;
   }
   cl_context cl_ctx = clattn_context_cl_context(path->ctx);

@@ -188,12 +188,8 @@ static void bench_json_result(FILE *f, const bench_case *c, const bench_result *
   fputs("}", f);
 }
 
-int bench_report_json(const char *path, const bench_run_info *info, const bench_case *cases,
-                      int count) {
-  FILE *f = fopen(path, "w");
-  if (f == NULL) {
-    return -1;
-  }
+void bench_report_json_write(FILE *f, const bench_run_info *info, const bench_case *cases,
+                             int count) {
   const clattn_device_info *d = &info->device;
   fprintf(f, "{\"clattn_version\": \"%s\", \"device\": ", clattn_version_string());
   bench_json_string(f, d->name);
@@ -224,6 +220,16 @@ int bench_report_json(const char *path, const bench_run_info *info, const bench_
     }
     fputs("]}", f);
   }
-  fputs("\n]}\n", f);
+  fputs("\n]}", f);
+}
+
+int bench_report_json(const char *path, const bench_run_info *info, const bench_case *cases,
+                      int count) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    return -1;
+  }
+  bench_report_json_write(f, info, cases, count);
+  fputs("\n", f);
   return fclose(f) == 0 ? 0 : -1;
 }

@@ -65,7 +65,11 @@ double bench_gflops(const bench_case *c, double seconds);
 void bench_report_print(FILE *out, const bench_run_info *info, const bench_case *cases,
                         int count);
 
-/* The same as JSON; returns 0, or -1 when the file cannot be written. */
+/* The same as one JSON object (no trailing newline), for a caller that embeds it. */
+void bench_report_json_write(FILE *f, const bench_run_info *info, const bench_case *cases,
+                             int count);
+
+/* The same as a JSON file; returns 0, or -1 when the file cannot be written. */
 int bench_report_json(const char *path, const bench_run_info *info, const bench_case *cases,
                       int count);
 

@@ -44,6 +44,36 @@ static uint64_t bench_next(uint64_t *state) {
   return x * 0x2545F4914F6CDD1DULL;
 }
 
+int bench_time_interleaved(cl_command_queue queue, int count, const bench_call_fn *calls,
+                           void *const *args, int repeats, bench_stats *stats) {
+  enum { MAX_CALLS = 8, MAX_RUNS = 100 };
+  static double times[MAX_CALLS][MAX_RUNS];
+  if (count < 1 || count > MAX_CALLS || repeats < 1 || repeats > MAX_RUNS) {
+    return 1;
+  }
+  for (int i = 0; i < count; ++i) {
+    if (calls[i](args[i]) != 0 || clFinish(queue) != CL_SUCCESS) {
+      return i + 1;
+    }
+  }
+  for (int r = 0; r < repeats; ++r) {
+    for (int i = 0; i < count; ++i) {
+      double t0 = bench_now();
+      if (calls[i](args[i]) != 0 || clFinish(queue) != CL_SUCCESS) {
+        return i + 1;
+      }
+      times[i][r] = bench_now() - t0;
+    }
+  }
+  for (int i = 0; i < count; ++i) {
+    stats[i].median_s = bench_sort_median(times[i], repeats);
+    stats[i].min_s = times[i][0];
+    stats[i].max_s = times[i][repeats - 1];
+    stats[i].runs = repeats;
+  }
+  return 0;
+}
+
 void bench_fill_uniform(float *x, size_t n, float amplitude, uint64_t *seed) {
   if (*seed == 0) {
     *seed = 0x9E3779B97F4A7C15ULL; /* xorshift must not start at zero */

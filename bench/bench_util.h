@@ -33,6 +33,24 @@ double bench_max_rel_error(const float *x, const float *ref, size_t n);
 /* Writes `text` as a JSON string literal. */
 void bench_json_string(FILE *out, const char *text);
 
+/* Median and spread of timed runs, in seconds. */
+typedef struct bench_stats {
+  double median_s, min_s, max_s;
+  int runs;
+} bench_stats;
+
+/* Enqueues one call of something timed; returns 0, or -1 with its failure already reported
+ * in its own error buffer. */
+typedef int (*bench_call_fn)(void *arg);
+
+/* Times `count` calls against each other: one untimed warm-up of each, then `repeats`
+ * (1 .. 100) rounds in which each call runs once, in turn, to completion (clFinish on
+ * `queue`), so that a change in the machine's load hits them all alike. Wall time, so that
+ * work a call enqueues behind the caller's back (CLBlast) counts. Fills stats[0..count-1];
+ * returns 0, or the index + 1 of the call that failed. */
+int bench_time_interleaved(cl_command_queue queue, int count, const bench_call_fn *calls,
+                           void *const *args, int repeats, bench_stats *stats);
+
 /* Reads a whole text file into a NUL-terminated malloc'd string; NULL on failure. */
 char *bench_read_file(const char *path, size_t *length);
 

@@ -666,7 +666,9 @@ __kernel void attention_decode_partial(
 }
 
 /* Combines the slices of each query row: M = max m_s, L = sum l_s 2^(m_s - M),
- * O = sum acc_s 2^(m_s - M) / L. Rows with nothing attended (L = 0) are zero, LSE -inf. */
+ * O = sum acc_s 2^(m_s - M) / L. Rows with nothing attended (L = 0) are zero, LSE -inf. A
+ * slice with m_s = -inf weighs 0, not nothing: it attended no key (l_s = 0, acc_s = 0) or
+ * only NaN scores (m ignores NaN, l_s is NaN), and that NaN must reach the row. */
 __kernel void attention_decode_merge(__global const float *part,
                                      __global STORAGE(O_TYPE) *o, long o_off, long o_sb,
                                      long o_sh, long o_ss, __global float *lse, long l_off,
@@ -681,7 +683,7 @@ __kernel void attention_decode_merge(__global const float *part,
   float l_sum = 0.0f;
   for (int s = 0; s < splits; s++) {
     float m_s = src[s * PART_SIZE];
-    l_sum += m_s == -INFINITY ? 0.0f : src[s * PART_SIZE + 1] * exp2(m_s - m_max);
+    l_sum += src[s * PART_SIZE + 1] * (m_s == -INFINITY ? 0.0f : exp2(m_s - m_max));
   }
   const int empty = l_sum == 0.0f;
   const float inv = empty ? 0.0f : 1.0f / l_sum;
@@ -690,7 +692,7 @@ __kernel void attention_decode_merge(__global const float *part,
     float a = 0.0f;
     for (int s = 0; s < splits; s++) {
       float m_s = src[s * PART_SIZE];
-      if (m_s != -INFINITY) a += src[s * PART_SIZE + 2 + d] * exp2(m_s - m_max);
+      a += src[s * PART_SIZE + 2 + d] * (m_s == -INFINITY ? 0.0f : exp2(m_s - m_max));
     }
     STORE(O_TYPE, o, o_row + d, empty ? 0.0f : a * inv);
   }

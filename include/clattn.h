@@ -331,6 +331,13 @@ CLATTN_API clattn_status clattn_measure_ceilings(clattn_context *ctx, cl_command
  *  - A query row with no attendable key yields an all-zero output row and LSE = -inf.
  *  - NaN and +-inf in attended inputs propagate into the rows that attend them; values at
  *    masked positions (K, V, mask) never reach the output.
+ *  - Keys scoring 1e4 or more below a row's maximum get weight exactly 0, so a row whose
+ *    best key leads by that much returns that key's V row bit for bit. Large scores stay
+ *    finite (Q and K scaled by 1e4, scores ~1e8, are within the fp32 tolerance). The value
+ *    sum is accumulated in fp32, so |V| near FLT_MAX may overflow to inf.
+ *  - f16 and bf16 outputs round to nearest even, as IEEE conversion does: values beyond the
+ *    largest finite one plus half an ulp (65520 for f16) become +-inf.
+ *  - Sq = 0 or Skv = 0 is INVALID_ARGUMENT; a batch with no keys is kv_lens[b] = 0.
  *  - The same call on the same device gives bitwise-equal results.
  * ------------------------------------------------------------------------------------- */
 
@@ -778,7 +785,12 @@ CLATTN_API clattn_status clattn_sinusoidal_add(clattn_context *ctx, cl_command_q
                                                const cl_event *wait_events, cl_event *event);
 
 /* ---------------------------------------------------------------------------------------
- * CLBlast tuning
+ * Tuning
+ *
+ * clattn_tune_attention searches the fused attention kernel's shape (rows and keys per
+ * work-item, vector width, work-group size, V staging) per storage type, head dimension and
+ * masking; clattn_tune_gemm tunes CLBlast (below). Both store what beats the defaults in
+ * clattn's per-device tuning file, which contexts apply when they are created.
  *
  * clattn's dense projections run on CLBlast, whose built-in parameters may be poor for a
  * device (PoCL on CPUs especially). clattn_tune_gemm searches CLBlast's Xgemm parameters for
@@ -821,6 +833,70 @@ CLATTN_API void clattn_gemm_tune_options_init(clattn_gemm_tune_options *options)
 CLATTN_API clattn_status clattn_tune_gemm(clattn_context *ctx,
                                           const clattn_gemm_tune_options *options,
                                           clattn_gemm_tune_result *result);
+
+/* Which masking a tuned attention configuration is for. A call with a mask tensor counts as
+ * TENSOR, else one with causal masking or a sliding window as CAUSAL, else NONE (per-batch
+ * lengths and ALiBi do not count). */
+typedef enum clattn_tune_masking {
+  CLATTN_TUNE_MASK_NONE = 0,
+  CLATTN_TUNE_MASK_CAUSAL = 1, /* causal or sliding window */
+  CLATTN_TUNE_MASK_TENSOR = 2  /* an explicit mask tensor */
+} clattn_tune_masking;
+
+#define CLATTN_ATTENTION_TUNE_MAX_ENTRIES 32
+
+typedef struct clattn_attention_tune_options {
+  /* 1: the quick search (f32, D = 64 and 128, no mask and causal, each configuration one
+   * step from the default); 0 (init): the full search (f32, f16 and bf16, all three
+   * maskings, a wider space including 16-wide vectors). */
+  int quick;
+  unsigned dtypes;     /* bits 1 << clattn_dtype, Q, K and V stored alike (0: as above) */
+  int head_dims[8];    /* D (= Dv) values, 0-terminated (all 0: 64 and 128) */
+  unsigned maskings;   /* bits 1 << clattn_tune_masking (0: as above) */
+  int64_t seq_len;     /* Sq = Skv timed (0: 1024); batch 1, 8 heads */
+  int max_candidates;  /* configurations tried per entry besides the default (0: all listed) */
+  double max_seconds;  /* start no candidate after this long (0: no limit) */
+  int repeats;         /* timed runs per measurement, the median counts (0: 5, quick 3) */
+  int store;           /* 1 (init): write winners to the tuning file */
+  /* Called after each candidate (may be NULL): steps done and total, the entry ("f32 d64
+   * causal"), the configuration ("rows=4,tile_k=16,vec=8,wg=32,v_direct=0"), its GFLOP/s
+   * (0 when it failed to build or gave a wrong result) and the seconds since the start. */
+  void (*progress)(void *user, int step, int total, const char *entry, const char *config,
+                   double gflops, double seconds);
+  void *user;
+} clattn_attention_tune_options;
+
+typedef struct clattn_attention_tune_entry {
+  clattn_dtype dtype;            /* storage of Q, K and V (O is f32) */
+  int head_dim;
+  clattn_tune_masking masking;
+  double default_gflops;         /* the built-in configuration, timed alternating with ... */
+  double tuned_gflops;           /* ... the best candidate (0 when none ran correctly) */
+  char default_config[96];       /* "rows=4,tile_k=16,vec=8,wg=32,v_direct=0" */
+  char config[96];               /* the best candidate's ("" when none ran correctly) */
+  int candidates_tried, candidates_failed;
+  int stored;                    /* 1: the best beat the default and is in force (and in the
+                                  * file when options.store) */
+} clattn_attention_tune_entry;
+
+typedef struct clattn_attention_tune_result {
+  int count; /* entries below */
+  clattn_attention_tune_entry entries[CLATTN_ATTENTION_TUNE_MAX_ENTRIES];
+  char file[1024]; /* the tuning file written ("" when nothing was written) */
+} clattn_attention_tune_result;
+
+CLATTN_API void clattn_attention_tune_options_init(clattn_attention_tune_options *options);
+/* Tunes each entry (dtype x head dim x masking): the built-in configuration and candidate
+ * configurations each run on random data, are checked against a double-precision reference
+ * on sampled rows (a build failure or a wrong result disqualifies a candidate) and timed; the
+ * best is timed again against the default in alternating rounds and kept only when faster.
+ * Kept configurations apply to `ctx` at once and, with options.store, go to the tuning file
+ * (other records there are kept). Do not use `ctx` from other threads meanwhile. Statuses:
+ * INVALID_ARGUMENT, OUT_OF_HOST_MEMORY, OPENCL_ERROR, UNSUPPORTED (the default configuration
+ * itself fails), IO_ERROR (file not written; the result is still filled in). */
+CLATTN_API clattn_status clattn_tune_attention(clattn_context *ctx,
+                                               const clattn_attention_tune_options *options,
+                                               clattn_attention_tune_result *result);
 
 /* ---------------------------------------------------------------------------------------
  * Multi-head attention layer

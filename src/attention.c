@@ -101,8 +101,8 @@ clattn_status clattn__attention_enqueue(clattn_context *ctx, cl_command_queue qu
     return clattn__decode_enqueue(ctx, queue, desc, shape, tensors, pages, num_wait_events,
                                   wait_events, event);
   clattn__attention_config config;
-  clattn_status status =
-      clattn__attention_pick_config(ctx, shape->head_dim, shape->v_dim, &config);
+  clattn__attention_key key = clattn__attention_key_make(desc, shape->head_dim, shape->v_dim, tensors);
+  clattn_status status = clattn__attention_pick_config_for(ctx, &key, &config);
   cl_kernel kernel = NULL;
   if (status == CLATTN_SUCCESS)
     status = get_kernel(ctx, shape, tensors, pages != NULL, desc->alibi_slopes != NULL, &config,

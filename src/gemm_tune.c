@@ -311,6 +311,7 @@ static clattn_status store_and_note(tuner *t, const size_t *winner, size_t thres
   clattn__context_tuning(ctx, &st);
   clattn__tuning_file file;
   memset(&file, 0, sizeof file);
+  clattn__tuning_keep_attention(st.path, &file); /* the attention records stay */
   clattn__clblast_entry_set(&file.entries[0], "Xgemm", 32, CLATTN__XGEMM_PARAMS,
                             clattn__xgemm_names, winner);
   clattn__clblast_entry_set(&file.entries[1], "GemmRoutine", 32, 1, routine_names, &threshold);

@@ -640,3 +640,12 @@ clattn_status clattn_attention_forward_kv(clattn_context *ctx, cl_command_queue 
 const clattn_kv_cache_desc *clattn__kv_cache_desc(const clattn_kv_cache *cache) {
   return &cache->desc;
 }
+
+void clattn__kv_cache_truncate(clattn_kv_cache *cache, const int32_t *lengths) {
+  for (int64_t b = 0; b < cache->desc.batch; b++) {
+    if (lengths[b] >= cache->lengths[b]) continue;
+    if (cache->desc.block_size > 0) shrink(cache, b, lengths[b], cache->lengths[b]);
+    cache->lengths[b] = lengths[b];
+    cache->meta_dirty = cache->table_dirty = 1;
+  }
+}

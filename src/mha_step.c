@@ -106,7 +106,6 @@ clattn_status clattn_mha_step(clattn_mha *mha, cl_command_queue queue, clattn_kv
   step_state s = {{0}, NULL, NULL};
   clattn_status status = clattn_kv_cache_lengths(cache, lengths, (size_t)batch);
   if (status == CLATTN_SUCCESS) status = int_buffer(ctx, lengths, batch, "positions", &s.positions);
-  free(lengths);
   if (status == CLATTN_SUCCESS) status = int_buffer(ctx, counts, batch, "query lengths", &s.q_lens);
   if (status == CLATTN_SUCCESS) status = clattn__mha_call_create(mha, batch, n, n, 0, 0, &s.call);
   if (status == CLATTN_SUCCESS) {
@@ -115,7 +114,11 @@ clattn_status clattn_mha_step(clattn_mha *mha, cl_command_queue queue, clattn_kv
     status = run(mha, &chain, &s, cache, x_new, n, counts, y);
     clattn_status end = clattn__chain_end(ctx, &chain, status == CLATTN_SUCCESS ? event : NULL);
     if (status == CLATTN_SUCCESS) status = end;
+    /* A failure after the append must not leave the step's tokens in the cache: a retry
+     * would append them twice. */
+    if (status != CLATTN_SUCCESS) clattn__kv_cache_truncate(cache, lengths);
   }
+  free(lengths);
   clattn__mha_call_release(&s.call);
   if (s.positions) clReleaseMemObject(s.positions);
   if (s.q_lens) clReleaseMemObject(s.q_lens);

@@ -94,8 +94,8 @@ static clattn_status build(clattn_context *ctx, cl_program program, const reques
   cl_int err = clBuildProgram(program, 1, &ctx->device, r->options, NULL, NULL);
   if (err == CL_SUCCESS) return CLATTN_SUCCESS;
   clattn_status status =
-      clattn__fail(ctx, CLATTN_BUILD_FAILED, "building %s from %s with \"%s\" for %s failed with %s (%d)",
-                   r->file, what, r->options, ctx->info.name, clattn_cl_error_name(err), (int)err);
+      clattn__fail(ctx, CLATTN_BUILD_FAILED, "clBuildProgram failed with %s (%d) building %s from %s with \"%s\" for %s",
+                   clattn_cl_error_name(err), (int)err, r->file, what, r->options, ctx->info.name);
   size_t log_size = 0;
   if (clGetProgramBuildInfo(program, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) ==
           CL_SUCCESS && log_size > 1) {

@@ -240,6 +240,30 @@ static int parse_clblast(char *rest, clattn__clblast_entry *e, char *why, size_t
   return check_known(e, why, size);
 }
 
+/* An attention record (the words after "attention") and its comment; a key given before is
+ * rejected, the first one counts. */
+static int parse_attention(char *rest, const char *comment, clattn__tuning_file *out, char *why,
+                           size_t size) {
+  clattn__attention_entry e;
+  if (clattn__attention_entry_parse(rest, &e, why, size) != 0) return -1;
+  char key[64];
+  clattn__attention_key_format(&e.key, key, sizeof key);
+  for (int i = 0; i < out->attention_count; i++) {
+    if (clattn__attention_key_equal(&out->attention[i].key, &e.key)) {
+      snprintf(why, size, "attention %s given again (line ignored; the first one counts)", key);
+      return -1;
+    }
+  }
+  if (out->attention_count >= CLATTN__TUNING_MAX_ATTENTION) {
+    snprintf(why, size, "more than %d attention records", CLATTN__TUNING_MAX_ATTENTION);
+    return -1;
+  }
+  while (comment && (*comment == ' ' || *comment == '\t')) comment++;
+  snprintf(e.note, sizeof e.note, "%s", comment ? comment : "");
+  out->attention[out->attention_count++] = e;
+  return 0;
+}
+
 int clattn__tuning_parse(const char *text, clattn__tuning_file *out, char *messages,
                          size_t size) {
   memset(out, 0, sizeof *out);
@@ -264,12 +288,16 @@ int clattn__tuning_parse(const char *text, clattn__tuning_file *out, char *messa
     while (length > 0 && (buffer[length - 1] == '\r' || buffer[length - 1] == ' ' ||
                           buffer[length - 1] == '\t'))
       buffer[--length] = '\0';
+    char *comment = strchr(buffer, '#');
+    if (comment) *comment++ = '\0';
     char *rest = buffer;
     char *kind = next_word(&rest);
-    if (!kind || kind[0] == '#') continue;
+    if (!kind) continue;
     clattn__clblast_entry entry;
     int ok = 0;
-    if (strcmp(kind, "clblast") == 0) {
+    if (strcmp(kind, "attention") == 0) {
+      if (parse_attention(rest, comment, out, why, sizeof why) == 0) continue;
+    } else if (strcmp(kind, "clblast") == 0) {
       ok = parse_clblast(rest, &entry, why, sizeof why) == 0;
       for (int i = 0; ok && i < out->count; i++) {
         if (strcmp(out->entries[i].kernel, entry.kernel) == 0 &&
@@ -284,7 +312,8 @@ int clattn__tuning_parse(const char *text, clattn__tuning_file *out, char *messa
         ok = 0;
       }
     } else {
-      snprintf(why, sizeof why, "unknown record kind '%.64s' (expected 'clblast')", kind);
+      snprintf(why, sizeof why, "unknown record kind '%.64s' (expected 'clblast' or "
+               "'attention')", kind);
     }
     if (ok) {
       out->entries[out->count++] = entry;
@@ -322,7 +351,8 @@ void clattn__clblast_entry_params(const clattn__clblast_entry *entry, char *buf,
 
 char *clattn__tuning_format(const clattn__tuning_file *file, const char *comment) {
   size_t capacity = 4096 + (comment ? 2 * strlen(comment) : 0) +
-                    (size_t)file->count * (CLATTN__TUNING_MAX_PARAMS * 48 + 64);
+                    (size_t)file->count * (CLATTN__TUNING_MAX_PARAMS * 48 + 64) +
+                    (size_t)file->attention_count * 320;
   char *text = malloc(capacity);
   if (!text) return NULL;
   text[0] = '\0';
@@ -338,7 +368,34 @@ char *clattn__tuning_format(const clattn__tuning_file *file, const char *comment
     append(text, capacity, "clblast %s %d %s\n", file->entries[i].kernel,
            file->entries[i].precision, params);
   }
+  for (int i = 0; i < file->attention_count; i++) {
+    char line[256];
+    clattn__attention_entry_format(&file->attention[i], line, sizeof line);
+    append(text, capacity, "%s%s%s\n", line, file->attention[i].note[0] ? "  # " : "",
+           file->attention[i].note);
+  }
   return text;
+}
+
+void clattn__tuning_keep_attention(const char *path, clattn__tuning_file *file) {
+  clattn__tuning_file *old = malloc(sizeof *old);
+  if (!old) return;
+  if (path && path[0] && clattn__tuning_read(path, old, NULL, 0) >= 0)
+    for (int i = 0; i < old->attention_count; i++)
+      clattn__tuning_set_attention(file, &old->attention[i]);
+  free(old);
+}
+
+int clattn__tuning_set_attention(clattn__tuning_file *file, const clattn__attention_entry *e) {
+  for (int i = 0; i < file->attention_count; i++) {
+    if (clattn__attention_key_equal(&file->attention[i].key, &e->key)) {
+      file->attention[i] = *e;
+      return 0;
+    }
+  }
+  if (file->attention_count >= CLATTN__TUNING_MAX_ATTENTION) return -1;
+  file->attention[file->attention_count++] = *e;
+  return 0;
 }
 
 int clattn__tuning_write(const char *dir, const char *name, const char *text) {
@@ -610,6 +667,28 @@ static int tuning_disabled(void) {
   return value && strcmp(value, "0") == 0;
 }
 
+/* Keeps the attention entries the device can run (the work-group size; local memory is
+ * fitted when a call picks its configuration). */
+static void attention_apply(const clattn_context *ctx, const clattn__tuning_file *file,
+                            clattn__tuning_status *st) {
+  for (int i = 0; i < file->attention_count; i++) {
+    const clattn__attention_entry *e = &file->attention[i];
+    char key[64];
+    clattn__attention_key_format(&e->key, key, sizeof key);
+    if ((size_t)e->config.wg > ctx->info.max_work_group_size) {
+      st->rejected++;
+      append(st->note, sizeof st->note, "attention %s: wg=%d exceeds the device's %zu\n", key,
+             e->config.wg, ctx->info.max_work_group_size);
+      continue;
+    }
+    st->attention[st->attention_count++] = *e;
+    st->applied++;
+  }
+  if (st->attention_count > 0)
+    append(st->summary, sizeof st->summary, "%sattention: %d tuned entries",
+           st->applied > st->attention_count ? "; " : "", st->attention_count);
+}
+
 void clattn__tuning_context_init(clattn_context *ctx, const clattn_context_options *options) {
   clattn__tuning_status *st = &ctx->tuning;
   memset(st, 0, sizeof *st);
@@ -667,6 +746,7 @@ void clattn__tuning_context_init(clattn_context *ctx, const clattn_context_optio
     append(st->summary, sizeof st->summary, "%s%s/%d %s", st->applied > 1 ? "; " : "", e->kernel,
            e->precision, params);
   }
+  attention_apply(ctx, file, st);
   st->state = st->applied > 0 ? CLATTN__TUNING_APPLIED : CLATTN__TUNING_FAILED;
   if (st->applied == 0 && !st->note[0])
     snprintf(st->note, sizeof st->note, "%.900s holds no records", st->path);

@@ -7,13 +7,17 @@
  *   # comment lines: device, date, what was measured
  *   clblast Xgemm 32 GEMMK=0 KREG=1 KWG=32 KWI=2 MDIMA=8 MDIMC=8 MWG=128 ...
  *   clblast GemmRoutine 32 XGEMM_MIN_INDIRECT_SIZE=64
+ *   attention v1 f32 d64 causal rows=4 tile_k=16 vec=8 wg=32 v_direct=0  # 112.3 GFLOP/s
  *
  * one record per line: "clblast", the CLBlast kernel name, the precision in bits (16, 32, 64,
  * 3232, 6464 as CLBlastPrecision) and every parameter of that kernel as NAME=VALUE. A line
  * that does not parse, names an unknown record kind, repeats a kernel/precision, or gives a
  * parameter set CLBlast's kernel cannot run (the constraints of CLBlast's own tuner, see
  * clattn__xgemm_check) is rejected with a message naming its line and ignored; the other lines
- * still apply. Other record kinds (attention tuning, later) are dispatched on the first word.
+ * still apply. "attention" records are the fused kernel's tuned configurations
+ * (clattn_tune_attention; the format is in attention_config.h): at most one per key, used by
+ * clattn__attention_pick_config before the built-in table. '#' starts a comment anywhere on a
+ * line; an attention record keeps its comment (the measured figures) as its note.
  *
  * CLBlast keeps overrides per process and per cl_device_id, not per cl_context: applying an
  * entry affects every context on that device in the process, and its C API cannot read back or
@@ -27,11 +31,13 @@
 
 #include <stddef.h>
 
+#include "attention_config.h"
 #include "clattn.h"
 
 #define CLATTN__TUNING_MAX_PARAMS 24
 #define CLATTN__TUNING_MAX_ENTRIES 32
 #define CLATTN__TUNING_NAME_CAPACITY 32
+#define CLATTN__TUNING_MAX_ATTENTION 64
 
 /* The parameters of one CLBlast kernel at one precision. */
 typedef struct clattn__clblast_entry {
@@ -46,6 +52,8 @@ typedef struct clattn__clblast_entry {
 typedef struct clattn__tuning_file {
   int count;
   clattn__clblast_entry entries[CLATTN__TUNING_MAX_ENTRIES];
+  int attention_count;
+  clattn__attention_entry attention[CLATTN__TUNING_MAX_ATTENTION];
 } clattn__tuning_file;
 
 /* What a context did with its device's tuning file (clattn__context_tuning). */
@@ -58,11 +66,13 @@ typedef enum clattn__tuning_state {
 
 typedef struct clattn__tuning_status {
   clattn__tuning_state state;
-  int applied;        /* entries handed to CLBlast successfully */
+  int applied;        /* entries in force: handed to CLBlast, or attention entries kept */
   int rejected;       /* lines rejected by the parser, checks or CLBlast */
   char path[1024];    /* the device's tuning file ("" when no directory could be found) */
   char summary[512];  /* what is applied: "Xgemm/32 GEMMK=0 ...; GemmRoutine/32 ..." */
   char note[1024];    /* why nothing was applied, or the first rejection messages */
+  int attention_count; /* the attention entries in force (clattn__attention_pick_config) */
+  clattn__attention_entry attention[CLATTN__TUNING_MAX_ATTENTION];
 } clattn__tuning_status;
 
 /* ---- Files ---------------------------------------------------------------------------- */
@@ -90,6 +100,13 @@ int clattn__tuning_read(const char *path, clattn__tuning_file *out, char *messag
 /* Formats a file: the comment text (each line gets "# "; may be NULL) and one line per entry.
  * malloc'd, NULL when out of memory. */
 char *clattn__tuning_format(const clattn__tuning_file *file, const char *comment);
+
+/* Adds the attention records of the file at `path` (if it can be read) to *file, which the
+ * caller is about to write: so that re-tuning CLBlast keeps them. */
+void clattn__tuning_keep_attention(const char *path, clattn__tuning_file *file);
+
+/* Sets (adds or replaces, by key) an attention entry; -1 when the file is full. */
+int clattn__tuning_set_attention(clattn__tuning_file *file, const clattn__attention_entry *e);
 
 /* Writes text to "<dir>/<name>" (dir created if missing) through a temporary file and a
  * rename. Returns 0 or -1. */

@@ -85,6 +85,7 @@ int clattn_cli_devices_run(int argc, char **argv, const clattn_cli_globals *glob
 int clattn_cli_demo_run(int argc, char **argv, const clattn_cli_globals *globals);
 int clattn_cli_kernels_run(int argc, char **argv, const clattn_cli_globals *globals);
 int clattn_cli_run_run(int argc, char **argv, const clattn_cli_globals *globals);
+int clattn_cli_bench_run(int argc, char **argv, const clattn_cli_globals *globals);
 void clattn_cli_devices_usage(FILE *out);
 void clattn_cli_demo_usage(FILE *out);
 void clattn_cli_kernels_usage(FILE *out);

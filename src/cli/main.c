@@ -20,7 +20,8 @@ static const clattn_cli_command clattn_cli_commands[] = {
     {"run", clattn_cli_run_run, "run attention on .npy files: Q, K, V [, mask, lengths] -> O"},
     {"heatmap", clattn_cli_heatmap_run, "draw one head's attention weights as a PNG heatmap"},
     {"kernels", clattn_cli_kernels_run, "list kernel variants and export their binaries"},
-    {"tune", clattn_cli_tune_run, "tune CLBlast's GEMM for the device and store the result"},
+    {"tune", clattn_cli_tune_run, "tune attention (and CLBlast's GEMM) for the device"},
+    {"bench", clattn_cli_bench_run, "measure attention, decode, the layer and the family here"},
 };
 
 static void clattn_cli_usage(FILE *out) {

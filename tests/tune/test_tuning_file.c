@@ -83,7 +83,8 @@ static void test_parse_bad(void) {
   static const struct {
     const char *line, *message;
   } cases[] = {
-      {"attention fwd D=64", "unknown record kind 'attention'"},
+      {"softmax fwd D=64", "unknown record kind 'softmax'"},
+      {"attention fwd f32 d64 none", "attention record version 'fwd'"},
       {"clblast Xgemm", "expected 'clblast <kernel> <precision>"},
       {"clblast Xgemm 33 GEMMK=0", "bad precision '33'"},
       {"clblast Xg-mm 32 A=1", "bad kernel name"},

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs CTest tests under valgrind's memcheck: host code only (a plain gcc build, no
+# sanitizers) in build-valgrind/. Every test whose command is a program built here runs as
+#   valgrind --tool=memcheck --error-exitcode=1 --leak-check=full
+#            --suppressions=tests/valgrind/pocl.supp ...
+# (CMAKE_CROSSCOMPILING_EMULATOR; the CLI tests that go through `cmake -P` run natively), and
+# any memcheck error or definite/possible leak fails the test.
+#
+#   tests/valgrind/run_memcheck.sh [CTEST_ARGS...]
+#
+# Default selection (CTEST_ARGS empty): $CLATTN_MEMCHECK_TESTS, else the subset below: context,
+# device and interop handling, kernel sources, attention forward (views, masks, errors,
+# robustness), the KV cache, the ONNX TensorProto reader, the tuning file and the fuzz replays.
+# Left out: test_cache (it re-executes itself through /proc/self/exe, which under valgrind is
+# valgrind's own tool binary) and the tests that must compile kernels PoCL has not cached
+# (test_prebuilt, test_build_failure: LLVM under valgrind takes many minutes per program).
+# Pass e.g. `-R .` for the whole suite (hours on a 2-core PoCL machine) or `-R test_mha`.
+# The OpenCL kernels themselves run under valgrind too (PoCL executes them in-process), which
+# is what makes this slow; PoCL's kernel cache (~/.cache/pocl) spares most compilations.
+set -euo pipefail
+
+cd "$(dirname -- "${BASH_SOURCE[0]}")/../.."
+root=$(pwd -P)
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "run_memcheck: error: valgrind not found (Debian: apt-get install valgrind)" >&2
+  exit 1
+fi
+default='^(test_status|test_devices|test_context|test_interop|test_defines|test_sources|test_attention_errors|test_attention_views|test_attention_masks|test_attention_robustness|test_kv_cache|test_tensorproto|test_tuning_file|fuzz_replay_.*)$'
+args=("$@")
+[[ ${#args[@]} -gt 0 ]] || args=(-R "${CLATTN_MEMCHECK_TESTS:-$default}")
+
+valgrind_cmd="valgrind;--tool=memcheck;--error-exitcode=1;--leak-check=full"
+valgrind_cmd+=";--errors-for-leak-kinds=definite,possible;--show-leak-kinds=definite,possible"
+valgrind_cmd+=";--suppressions=$root/tests/valgrind/pocl.supp;--num-callers=40"
+valgrind_cmd+=";--gen-suppressions=all"
+cmake -S "$root" -B "$root/build-valgrind" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCLATTN_BUILD_BENCH=OFF "-DCMAKE_CROSSCOMPILING_EMULATOR=$valgrind_cmd" >/dev/null
+cmake --build "$root/build-valgrind" --parallel "${CLATTN_MEMCHECK_JOBS:-2}"
+start=$SECONDS
+ctest --test-dir "$root/build-valgrind" --output-on-failure --no-tests=error \
+  --parallel "${CLATTN_MEMCHECK_JOBS:-2}" "${args[@]}"
+echo "run_memcheck: clean ($((SECONDS - start))s)"
