@@ -4,8 +4,10 @@
 #include "context.h"
 #include "errors.h"
 #include "gemm.h"
+#include "kernel_args.h"
 #include "mha_call.h"
 #include "posenc.h"
+#include "program.h"
 
 #define TRY(expr)                                          \
   do {                                                     \
@@ -138,12 +140,50 @@ clattn_status clattn__mha_project_memory(clattn_mha *m, clattn__chain *chain,
                    (uint64_t)m->q_width, m->weights.b_in, m->desc.kv_heads, position_offset, NULL);
 }
 
+/* Y = rows + bias in one command from dense rows (cl/mha.cl, add_bias_rows), so that the
+ * caller's Y is written by a single command or not at all. */
+static clattn_status write_output(clattn_mha *m, clattn__chain *chain, cl_mem rows,
+                                  const clattn__mha_call *c, const clattn_tensor *y) {
+  clattn_context *ctx = m->ctx;
+  clattn__defines defines;
+  clattn__defines_init(&defines);
+  cl_program program;
+  cl_kernel kernel;
+  TRY(clattn__program_get(ctx, "mha.cl", &defines, &program, NULL));
+  TRY(clattn__kernel_create(ctx, program, "add_bias_rows", &kernel));
+  clattn__args a = {kernel, 0, CL_SUCCESS};
+  clattn__arg_buffer(&a, rows);
+  clattn__arg_buffer(&a, m->weights.b_out);
+  clattn__arg_int(&a, (int)c->seq);
+  clattn__arg_int(&a, (int)m->desc.embed_dim);
+  clattn__arg_view(&a, y);
+  cl_int err = a.err;
+  size_t global[3] = {((size_t)m->desc.embed_dim + 63) / 64 * 64, (size_t)c->seq, (size_t)c->batch};
+  if (err == CL_SUCCESS)
+    err = clEnqueueNDRangeKernel(chain->queue, kernel, 3, NULL, global, NULL, chain->count,
+                                 chain->events, clattn__chain_slot(chain));
+  clReleaseKernel(kernel);
+  if (err != CL_SUCCESS) return clattn__fail_cl(ctx, err, "clEnqueueNDRangeKernel", "add_bias_rows");
+  clattn__chain_step(chain);
+  return CLATTN_SUCCESS;
+}
+
 clattn_status clattn__mha_project_output(clattn_mha *m, clattn__chain *chain,
                                          const clattn__mha_call *c, const clattn_tensor *y) {
   token_rows in = rows_of(&c->o), out = rows_of(y);
   int64_t e = m->desc.embed_dim;
-  TRY(linear(m, chain, &in, m->weights.w_out, 0, e, m->q_width, &out, c->batch, c->seq));
-  clattn_tensor rows = *y;
-  rows.stride_head = 0;
-  return bias_rope(m, chain, &rows, c->batch, 1, c->seq, e, 0, m->weights.b_out, 0, 0, NULL);
+  int merged = c->batch == 1 || out.batch_stride == c->seq * out.ld;
+  /* One GEMM straight into Y when that is a single command; otherwise (a bias to add, or one
+   * GEMM per batch) the product goes to scratch and one command writes Y. */
+  if (merged && !m->weights.b_out)
+    return linear(m, chain, &in, m->weights.w_out, 0, e, m->q_width, &out, c->batch, c->seq);
+  cl_int err;
+  cl_mem rows = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_WRITE,
+                               (size_t)(c->batch * c->seq * e) * sizeof(float), NULL, &err);
+  if (!rows) return clattn__fail_cl(m->ctx, err, "clCreateBuffer", "the projected output rows");
+  token_rows dense = {rows, 0, e, c->seq * e};
+  clattn_status status = linear(m, chain, &in, m->weights.w_out, 0, e, m->q_width, &dense, c->batch, c->seq);
+  if (status == CLATTN_SUCCESS) status = write_output(m, chain, rows, c, y);
+  clReleaseMemObject(rows); /* OpenCL keeps it until the commands using it are done */
+  return status;
 }

@@ -293,10 +293,10 @@ const fw_step FW_STEPS[] = {
     {"clattn_attention_forward_kv (paged)", paged_forward, {OUT_PAGED, -1}, 0},
     {"clattn_mha_create", mha_create, {-1}, 0},
     {"clattn_mha_set_weights", mha_weights, {-1}, 0},
-    {"clattn_mha_forward", mha_forward, {OUT_Y, OUT_YW, -1}, 1},
+    {"clattn_mha_forward", mha_forward, {OUT_Y, OUT_YW, -1}, 0},
     {"clattn_kv_cache_create (layer)", step_cache, {-1}, 0},
-    {"clattn_mha_step (1)", step1, {OUT_STEP1, -1}, 1},
-    {"clattn_mha_step (2)", step2, {OUT_STEP2, -1}, 1},
+    {"clattn_mha_step (1)", step1, {OUT_STEP1, -1}, 0},
+    {"clattn_mha_step (2)", step2, {OUT_STEP2, -1}, 0},
     {"clattn_rope_apply", rope, {OUT_ROPE, -1}, 0},
 };
 const int FW_STEP_COUNT = (int)(sizeof FW_STEPS / sizeof FW_STEPS[0]);

@@ -30,10 +30,8 @@ typedef struct fw_step {
   const char *name;
   clattn_status (*run)(fw *w, cl_event *event);
   int outputs[3]; /* indices into fw.out written by this step, -1 terminated */
-  /* 0: after a failure the outputs are untouched or complete. 1: their views may be partly
-   * written, only what lies outside them must be untouched. The layer calls are 1: the output
-   * GEMM writes Y and a second pass adds the bias in place, so a failure of that pass leaves
-   * Y without its bias (an out-of-place bias kernel would close this). */
+  /* 0: after a failure the outputs are untouched or complete (every call today). 1: their
+   * views may be partly written, only what lies outside them must be untouched. */
   int partial;
 } fw_step;
 
