@@ -8,12 +8,15 @@
 #
 #   tests/valgrind/run_memcheck.sh [CTEST_ARGS...]
 #
-# Default selection (CTEST_ARGS empty): $CLATTN_MEMCHECK_TESTS, else the subset below: context,
-# device and interop handling, kernel sources, attention forward (views, masks, errors,
-# robustness), the KV cache, the ONNX TensorProto reader, the tuning file and the fuzz replays.
+# Default selection (CTEST_ARGS empty): $CLATTN_MEMCHECK_TESTS, else the subset below (about 6
+# minutes here, test_tuning_file taking 5 of them): context, device and interop handling,
+# kernel sources, attention forward's argument errors and robustness (poison, empty rows), the
+# ONNX TensorProto reader, the tuning file, and the npy/tensorproto/tuning fuzz replays.
 # Left out: test_cache (it re-executes itself through /proc/self/exe, which under valgrind is
-# valgrind's own tool binary) and the tests that must compile kernels PoCL has not cached
-# (test_prebuilt, test_build_failure: LLVM under valgrind takes many minutes per program).
+# valgrind's own tool binary), and the tests that compile many kernel variants, which under
+# valgrind take 10 minutes or more each (LLVM runs under valgrind whenever PoCL's kernel cache
+# misses): test_attention_masks, test_attention_views, test_kv_cache, test_prebuilt,
+# test_build_failure, fuzz_replay_attention (9.5 minutes), and the rest of the suite.
 # Pass e.g. `-R .` for the whole suite (hours on a 2-core PoCL machine) or `-R test_mha`.
 # The OpenCL kernels themselves run under valgrind too (PoCL executes them in-process), which
 # is what makes this slow; PoCL's kernel cache (~/.cache/pocl) spares most compilations.
@@ -25,7 +28,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
   echo "run_memcheck: error: valgrind not found (Debian: apt-get install valgrind)" >&2
   exit 1
 fi
-default='^(test_status|test_devices|test_context|test_interop|test_defines|test_sources|test_attention_errors|test_attention_views|test_attention_masks|test_attention_robustness|test_kv_cache|test_tensorproto|test_tuning_file|fuzz_replay_.*)$'
+default='^(test_status|test_devices|test_context|test_interop|test_defines|test_sources|'
+default+='test_attention_errors|test_attention_robustness|test_tensorproto|test_tuning_file|'
+default+='fuzz_replay_(npy|tensorproto|tuning))$'
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(-R "${CLATTN_MEMCHECK_TESTS:-$default}")
 
