@@ -61,16 +61,22 @@ static int bench_json_text(const char *text, const char *key, char *out, size_t 
   return 1;
 }
 
+/* The Python interpreter the peers run with: $CLATTN_BENCH_PYTHON, else python3 from PATH. */
+static const char *bench_peers_python(void) {
+  const char *python = getenv("CLATTN_BENCH_PYTHON");
+  return python && *python ? python : "python3";
+}
+
 /* Runs one script and reads its last output line into line[cap]; returns the exit status
- * (127: the shell found no python3). */
+ * (127: the shell found no interpreter). */
 static int bench_peer_exec(const bench_peer *peer, const bench_case *c, int repeats,
                            unsigned threads, char *line, size_t cap) {
   char command[1536];
   const bench_shape *s = &c->shape;
   snprintf(command, sizeof command,
-           "OMP_NUM_THREADS=%u OPENBLAS_NUM_THREADS=%u MKL_NUM_THREADS=%u python3 '%s/%s' "
+           "OMP_NUM_THREADS=%u OPENBLAS_NUM_THREADS=%u MKL_NUM_THREADS=%u '%s' '%s/%s' "
            "--batch %d --heads %d --seq %d --dim %d%s --repeats %d --threads %u 2>&1",
-           threads, threads, threads, bench_peers_dir(), peer->script, s->batch, s->heads,
+           threads, threads, threads, bench_peers_python(), bench_peers_dir(), peer->script, s->batch, s->heads,
            s->seq, s->dim, s->causal ? " --causal" : "", repeats, threads);
   FILE *p = popen(command, "r");
   if (p == NULL) {
@@ -99,8 +105,8 @@ void bench_cli_peers_case(const bench_cli_options *o, bench_cli_report *r, const
     int status = bench_peer_exec(&bench_peers[i], c, o->repeats, threads, line, sizeof line);
     double median = 0.0, low = 0.0, high = 0.0, runs = 0.0;
     if (status == 127) {
-      snprintf(note, sizeof r->peer_notes[i], "%s skipped: python3 not found",
-               bench_peers[i].impl);
+      snprintf(note, sizeof r->peer_notes[i], "%s skipped: %.200s not found",
+               bench_peers[i].impl, bench_peers_python());
     } else if (bench_json_text(line, "skipped", why, sizeof why)) {
       snprintf(note, sizeof r->peer_notes[i], "%s skipped: %.200s", bench_peers[i].impl, why);
     } else if (status != 0 || !bench_json_number(line, "median_s", &median) ||
