@@ -210,8 +210,10 @@ void rel_job_check(const rel_job *j, const rel_result *r) {
   double worst = 0.0, ratio;
   size_t count = out_count(j);
   for (size_t e = 0; e < count; e++) {
-    double ref = o_ref[e];
-    if (j->kind == REL_WEIGHTS) {
+    double ref = 0.0;
+    if (j->kind != REL_WEIGHTS) {
+      ref = o_ref[e];
+    } else { /* the weights matrix is larger than O: its reference comes from the LSE */
       int64_t jj = (int64_t)(e % (size_t)j->kv_len), row = (int64_t)(e / (size_t)j->kv_len);
       int64_t i = row % j->q_len, h = row / j->q_len % j->q_heads, b = row / j->q_len / j->q_heads;
       ref = reference_weight(&p, l_ref, b, h, i, jj);
