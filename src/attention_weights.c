@@ -126,13 +126,9 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn_tensor *q,
     status = clattn__kernel_create(ctx, program, "attention_weights", kernel);
   if (status != CLATTN_SUCCESS) return status;
   size_t limit = 0;
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof limit, &limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    *kernel = NULL;
-    return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "attention_weights");
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(ctx, kernel, "attention_weights", &limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   *wg = WEIGHTS_WG;
   while (*wg > 1 && *wg > limit) *wg /= 2;
   return CLATTN_SUCCESS;

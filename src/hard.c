@@ -189,13 +189,9 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn_tensor *const 
     status = clattn__kernel_create(ctx, program, "attention_hard", kernel);
   if (status != CLATTN_SUCCESS) return status;
   size_t limit = 0;
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof limit, &limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    *kernel = NULL;
-    return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "attention_hard");
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(ctx, kernel, "attention_hard", &limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   if (limit > ctx->info.max_work_item_sizes[0]) limit = ctx->info.max_work_item_sizes[0];
   while ((size_t)config->wg > limit && config->wg > 1) config->wg /= 2;
   return CLATTN_SUCCESS;

@@ -399,12 +399,9 @@ static clattn_status append_kernel(clattn_kv_cache *c, clattn_dtype k_src, clatt
   if (status == CLATTN_SUCCESS) status = clattn__kernel_create(c->ctx, program, "kv_append", kernel);
   if (status != CLATTN_SUCCESS) return status;
   size_t limit = 0;
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, c->ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof limit, &limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    return clattn__fail_cl(c->ctx, err, "clGetKernelWorkGroupInfo", "kv_append");
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(c->ctx, kernel, "kv_append", &limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   *wg = APPEND_WG;
   if (*wg > limit) *wg = limit;
   if (*wg > c->ctx->info.max_work_item_sizes[0]) *wg = c->ctx->info.max_work_item_sizes[0];

@@ -163,13 +163,9 @@ static clattn_status get_kernel(clattn_context *ctx, const clattn__attention_sha
   if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, "local_attention", kernel);
   if (status != CLATTN_SUCCESS) return status;
   size_t limit = 0;
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof limit, &limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    *kernel = NULL;
-    return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "local_attention");
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(ctx, kernel, "local_attention", &limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   if (limit > ctx->info.max_work_item_sizes[0]) limit = ctx->info.max_work_item_sizes[0];
   *wg = 1;
   while (2 * *wg <= LOCAL_WG && 2 * *wg <= limit && *wg < (size_t)s->q_len) *wg *= 2;

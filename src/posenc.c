@@ -150,13 +150,9 @@ static clattn_status get_kernel(clattn_context *ctx, const char *name, clattn_dt
   if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, name, kernel);
   if (status != CLATTN_SUCCESS) return status;
   size_t limit = 0;
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof limit, &limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    *kernel = NULL;
-    return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "%s", name);
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(ctx, kernel, name, &limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   if (limit > POSENC_WG) limit = POSENC_WG;
   if (limit < 1) limit = 1;
   size_t l0 = 1, l1 = 1;

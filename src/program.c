@@ -296,6 +296,16 @@ clattn_status clattn__kernel_create(clattn_context *ctx, cl_program program, con
   return CLATTN_SUCCESS;
 }
 
+clattn_status clattn__kernel_work_group_limit(clattn_context *ctx, cl_kernel *kernel,
+                                              const char *name, size_t *limit) {
+  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                        sizeof *limit, limit, NULL);
+  if (err == CL_SUCCESS) return CLATTN_SUCCESS;
+  clReleaseKernel(*kernel);
+  *kernel = NULL;
+  return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "kernel %s", name);
+}
+
 void clattn__programs_release(clattn_context *ctx) {
   for (size_t i = 0; i < ctx->program_count; i++) clReleaseProgram(ctx->programs[i].program);
   free(ctx->programs);

@@ -28,6 +28,11 @@ clattn_status clattn__program_binary(clattn_context *ctx, cl_program program,
 clattn_status clattn__kernel_create(clattn_context *ctx, cl_program program, const char *name,
                                     cl_kernel *kernel);
 
+/* The largest work-group `kernel` accepts on ctx's device (CL_KERNEL_WORK_GROUP_SIZE). On
+ * failure the kernel is released, *kernel set to NULL, and the message names the kernel. */
+clattn_status clattn__kernel_work_group_limit(clattn_context *ctx, cl_kernel *kernel,
+                                              const char *name, size_t *limit);
+
 /* Releases every cached program; for clattn_context_destroy. */
 void clattn__programs_release(clattn_context *ctx);
 

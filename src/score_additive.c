@@ -77,12 +77,9 @@ static clattn_status get_kernel(clattn_context *ctx, additive_config *c,
     if (status == CLATTN_SUCCESS) status = clattn__kernel_create(ctx, program, "attention_additive", kernel);
     if (status != CLATTN_SUCCESS) return status;
     size_t limit = 0;
-    cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                          sizeof limit, &limit, NULL);
-    if (err != CL_SUCCESS) {
-      clReleaseKernel(*kernel);
-      return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "attention_additive");
-    }
+    clattn_status limit_status =
+        clattn__kernel_work_group_limit(ctx, kernel, "attention_additive", &limit);
+    if (limit_status != CLATTN_SUCCESS) return limit_status;
     if ((size_t)c->shape.wg <= limit) return CLATTN_SUCCESS;
     clReleaseKernel(*kernel);
     if (c->shape.wg == 1)

@@ -42,12 +42,9 @@ static clattn_status get_kernel(clattn_context *ctx, const char *name, int w_typ
   clattn__defines_set_int(&defines, "W_TYPE", w_type);
   TRY(clattn__program_get(ctx, "spatial.cl", &defines, &program, NULL));
   TRY(clattn__kernel_create(ctx, program, name, kernel));
-  cl_int err = clGetKernelWorkGroupInfo(*kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                        sizeof *limit, limit, NULL);
-  if (err != CL_SUCCESS) {
-    clReleaseKernel(*kernel);
-    return clattn__fail_cl(ctx, err, "clGetKernelWorkGroupInfo", "%s", name);
-  }
+  clattn_status limit_status =
+      clattn__kernel_work_group_limit(ctx, kernel, name, limit);
+  if (limit_status != CLATTN_SUCCESS) return limit_status;
   return CLATTN_SUCCESS;
 }
 
