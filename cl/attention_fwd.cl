@@ -688,13 +688,18 @@ __kernel void attention_decode_merge(__global const float *part,
   const int empty = l_sum == 0.0f;
   const float inv = empty ? 0.0f : 1.0f / l_sum;
   const long o_row = o_off + b * o_sb + h * o_sh + (long)i * o_ss;
-  for (int d = 0; d < V_DIM; d++) {
-    float a = 0.0f;
+  /* VEC features at a time (the slices' rows are padded to DV_PAD), so each slice's weight
+   * is computed once per vector rather than once per feature. */
+  for (int d = 0; d < DV_PAD; d += VEC) {
+    floatv a = (floatv)(0.0f);
     for (int s = 0; s < splits; s++) {
       float m_s = src[s * PART_SIZE];
-      a += src[s * PART_SIZE + 2 + d] * (m_s == -INFINITY ? 0.0f : exp2(m_s - m_max));
+      a += VLOAD(src + s * PART_SIZE + 2 + d) * (m_s == -INFINITY ? 0.0f : exp2(m_s - m_max));
     }
-    STORE(O_TYPE, o, o_row + d, empty ? 0.0f : a * inv);
+    float out[VEC];
+    VSTORE(a, out);
+    for (int u = 0; u < VEC && d + u < V_DIM; u++)
+      STORE(O_TYPE, o, o_row + d + u, empty ? 0.0f : out[u] * inv);
   }
   if (lse)
     lse[l_off + b * l_sb + h * l_sh + (long)i * l_ss] =
