@@ -46,10 +46,23 @@ static void free_buffers(buffers *b) {
     if (all[i]) clReleaseMemObject(all[i]);
 }
 
-/* Runs one call and returns its device time (profiling events of the enqueued kernels are
- * not all visible through one event, so wall time around a finished queue is used). */
+/* The seconds between two profiling timestamps: the end of `from` and the end of `to`. */
+static double event_span(cl_event from, cl_event to) {
+  cl_ulong start = 0, end = 0;
+  if (clGetEventProfilingInfo(from, CL_PROFILING_COMMAND_END, sizeof start, &start, NULL) != CL_SUCCESS ||
+      clGetEventProfilingInfo(to, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL) != CL_SUCCESS ||
+      end < start)
+    return -1.0;
+  return (double)(end - start) * 1e-9;
+}
+
+/* Runs one call and returns two times: the wall time around the finished call (what the
+ * application waits, host enqueue and wake-ups included) and the device span, from a marker
+ * enqueued right before the call to the end of its last command (the same clock as the
+ * triad's profiled kernel time; the call's commands are not all visible through its one
+ * event, hence the marker). */
 static int run_once(clattn_context *ctx, const bench_decode_case *c, const buffers *b, int splits,
-                    double *seconds) {
+                    double *seconds, double *device_seconds) {
   clattn_attention_desc desc;
   clattn_attention_desc_init(&desc);
   desc.batch = 1;
@@ -66,13 +79,22 @@ static int run_once(clattn_context *ctx, const bench_decode_case *c, const buffe
   clattn_tensor v = clattn_tensor_contiguous(b->v, CLATTN_F32, CLATTN_LAYOUT_BHSD, c->kv_heads, c->kv_len, c->head_dim, 0);
   clattn_tensor o = clattn_tensor_contiguous(b->o, CLATTN_F32, CLATTN_LAYOUT_BHSD, c->q_heads, 1, c->head_dim, 0);
   cl_command_queue queue = clattn_context_queue(ctx);
+  cl_event before = NULL, done = NULL;
   clFinish(queue);
   double start = bench_now();
-  clattn_status status = clattn_attention_forward(ctx, NULL, &desc, &q, &k, &v, &o, NULL, 0, NULL, NULL);
+  cl_int err = clEnqueueMarkerWithWaitList(queue, 0, NULL, &before);
+  clattn_status status = err == CL_SUCCESS
+      ? clattn_attention_forward(ctx, NULL, &desc, &q, &k, &v, &o, NULL, 0, NULL, &done)
+      : CLATTN_OPENCL_ERROR;
   clFinish(queue);
   *seconds = bench_now() - start;
-  if (status != CLATTN_SUCCESS) {
-    fprintf(stderr, "bench_decode: %s: %s\n", clattn_status_name(status), clattn_last_error(ctx));
+  *device_seconds = status == CLATTN_SUCCESS ? event_span(before, done) : -1.0;
+  if (before) clReleaseEvent(before);
+  if (done) clReleaseEvent(done);
+  if (status != CLATTN_SUCCESS || *device_seconds < 0.0) {
+    fprintf(stderr, "bench_decode: %s: %s\n", clattn_status_name(status),
+            err != CL_SUCCESS ? "clEnqueueMarkerWithWaitList failed"
+            : status != CLATTN_SUCCESS ? clattn_last_error(ctx) : "no profiling timestamps");
     return -1;
   }
   return 0;
@@ -91,19 +113,26 @@ static int read_output(clattn_context *ctx, const bench_decode_case *c, const bu
 static int measure(clattn_context *ctx, const bench_decode_case *c, const buffers *b, int splits,
                    int repeats, bench_decode_measured *m) {
   double times[BENCH_DECODE_MAX_REPEATS], ratios[BENCH_DECODE_MAX_REPEATS];
-  double triads[BENCH_DECODE_MAX_REPEATS], seconds;
-  if (run_once(ctx, c, b, splits, &seconds) != 0) return -1; /* warm-up */
+  double device[BENCH_DECODE_MAX_REPEATS], device_ratios[BENCH_DECODE_MAX_REPEATS];
+  double triads[BENCH_DECODE_MAX_REPEATS], seconds, device_seconds;
+  if (run_once(ctx, c, b, splits, &seconds, &device_seconds) != 0) return -1; /* warm-up */
   for (int r = 0; r < repeats; r++) {
     clattn_ceilings ceil;
     if (clattn_measure_ceilings(ctx, NULL, 1, 0, &ceil) != CLATTN_SUCCESS) return -1;
-    if (run_once(ctx, c, b, splits, &times[r]) != 0) return -1;
+    if (run_once(ctx, c, b, splits, &times[r], &device[r]) != 0) return -1;
     triads[r] = ceil.triad_gbps;
     ratios[r] = (double)b->kv_bytes / times[r] * 1e-9 / ceil.triad_gbps;
+    device_ratios[r] = (double)b->kv_bytes / device[r] * 1e-9 / ceil.triad_gbps;
+    if (getenv("BENCH_DECODE_TRACE"))
+      fprintf(stderr, "round %d: triad %.1f GB/s, wall %.3f ms, device span %.3f ms, ratio %.2f\n",
+              r, ceil.triad_gbps, times[r] * 1e3, device[r] * 1e3, ratios[r]);
   }
   m->median_s = bench_sort_median(times, repeats);
   m->low_s = times[0];
   m->high_s = times[repeats - 1];
   m->median_ratio = bench_sort_median(ratios, repeats);
+  m->device_median_s = bench_sort_median(device, repeats);
+  m->device_median_ratio = bench_sort_median(device_ratios, repeats);
   m->median_triad = bench_sort_median(triads, repeats);
   return 0;
 }

@@ -19,11 +19,15 @@ typedef struct bench_decode_case {
   int q_heads, kv_heads, kv_len, head_dim;
 } bench_decode_case;
 
-/* One mode's figures: wall times of a finished call (clFinish), seconds. */
+/* One mode's figures, seconds: wall times of a finished call (clFinish), and device spans
+ * (profiling clock, from a marker enqueued right before the call to its last command's end,
+ * as the triad's kernel time is measured). */
 typedef struct bench_decode_measured {
   double median_s, low_s, high_s;
-  double median_ratio; /* K+V bandwidth / triad bandwidth of the same round, median */
-  double median_triad; /* GB/s */
+  double median_ratio;        /* K+V bandwidth / triad bandwidth of the same round, median */
+  double device_median_s;     /* device span, median */
+  double device_median_ratio; /* the same ratio from the device span, median */
+  double median_triad;        /* GB/s */
 } bench_decode_measured;
 
 typedef struct bench_decode_result {

@@ -118,8 +118,9 @@ void bench_cli_decode(clattn_context *ctx, const bench_cli_options *o, bench_cli
       const bench_decode_measured *m = &res.modes[mode];
       bench_cli_row_times(row, res.kv_bytes, m->median_s, m->low_s, m->high_s, o->repeats,
                           res.modes[0].median_s);
-      snprintf(row->note, sizeof row->note, "%.0f%% of the triad run just before each call",
-               100.0 * m->median_ratio);
+      snprintf(row->note, sizeof row->note,
+               "%.0f%% of the triad run just before each call (device span: %.0f%%)",
+               100.0 * m->median_ratio, 100.0 * m->device_median_ratio);
     }
   }
 }
