@@ -46,6 +46,13 @@ typedef int (*clattn_cli_command_fn)(int argc, char **argv, const clattn_cli_glo
 int clattn_cli_args_parse(const char *command, int argc, char **argv,
                           const clattn_cli_option *options, int *rest);
 
+/* The command line of a command whose only options are --help and --device: parses it with
+ * *device holding the global --device (and getting the command's own), prints `usage` to
+ * stdout for --help or to stderr for a bad line. Returns -1 when the command is to go on,
+ * else the exit code to return (CLATTN_CLI_OK after --help, CLATTN_CLI_USAGE). */
+int clattn_cli_args_device_only(const char *command, int argc, char **argv, const char **device,
+                                void (*usage)(FILE *out));
+
 /* Formats a byte count with binary units ("512 B", "1.5 KiB", "7.8 GiB") into buf. */
 const char *clattn_cli_bytes_format(unsigned long long bytes, char *buf, size_t size);
 

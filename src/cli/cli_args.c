@@ -80,3 +80,22 @@ int clattn_cli_args_parse(const char *command, int argc, char **argv,
   }
   return CLATTN_CLI_OK;
 }
+
+int clattn_cli_args_device_only(const char *command, int argc, char **argv, const char **device,
+                                void (*usage)(FILE *out)) {
+  int help = 0;
+  const clattn_cli_option options[] = {
+      {"--help", "-h", NULL, &help},
+      {"--device", NULL, device, NULL},
+      {NULL, NULL, NULL, NULL},
+  };
+  if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
+    usage(stderr);
+    return CLATTN_CLI_USAGE;
+  }
+  if (help) {
+    usage(stdout);
+    return CLATTN_CLI_OK;
+  }
+  return -1;
+}

@@ -172,19 +172,9 @@ static int clattn_cli_demo_steps(clattn_context *ctx) {
 
 int clattn_cli_demo_run(int argc, char **argv, const clattn_cli_globals *globals) {
   const char *device = globals->device;
-  int help = 0;
-  const clattn_cli_option options[] = {
-      {"--help", "-h", NULL, &help},
-      {"--device", NULL, &device, NULL},
-      {NULL, NULL, NULL, NULL},
-  };
-  if (clattn_cli_args_parse("demo", argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    clattn_cli_demo_usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    clattn_cli_demo_usage(stdout);
-    return CLATTN_CLI_OK;
+  int done = clattn_cli_args_device_only("demo", argc, argv, &device, clattn_cli_demo_usage);
+  if (done >= 0) {
+    return done;
   }
   clattn_context *ctx = NULL;
   int rc = clattn_cli_context_open(device, &ctx);

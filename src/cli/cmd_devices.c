@@ -126,19 +126,9 @@ static int clattn_cli_devices_none(void) {
 
 int clattn_cli_devices_run(int argc, char **argv, const clattn_cli_globals *globals) {
   const char *device = globals->device;
-  int help = 0;
-  const clattn_cli_option options[] = {
-      {"--help", "-h", NULL, &help},
-      {"--device", NULL, &device, NULL},
-      {NULL, NULL, NULL, NULL},
-  };
-  if (clattn_cli_args_parse("devices", argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    clattn_cli_devices_usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    clattn_cli_devices_usage(stdout);
-    return CLATTN_CLI_OK;
+  int done = clattn_cli_args_device_only("devices", argc, argv, &device, clattn_cli_devices_usage);
+  if (done >= 0) {
+    return done;
   }
   clattn_device_info *devices = NULL;
   size_t count = 0;
