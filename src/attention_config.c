@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "device.h"
 #include "errors.h"
 
 /* ---- The built-in table ----------------------------------------------------------------
@@ -68,24 +69,12 @@ static const table_row table[] = {
 static const table_row fallback = {0, NULL, STORAGE_ANY, 1, 1 << 30, {1, 32, 4, 128, 0},
                                    "any other device: the GPU default"};
 
-static int contains_ci(const char *haystack, const char *needle) {
-  size_t n = strlen(needle);
-  for (; *haystack; haystack++) {
-    size_t i = 0;
-    while (i < n && haystack[i] &&
-           tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
-      i++;
-    if (i == n) return 1;
-  }
-  return 0;
-}
-
 static int row_matches(const table_row *r, const clattn_device_info *info,
                        const clattn__attention_key *key) {
   int f32 = key->types[0] == CLATTN_F32 && key->types[1] == CLATTN_F32 &&
             key->types[2] == CLATTN_F32;
   int storage_ok = r->storage == STORAGE_ANY || (r->storage == STORAGE_F32) == f32;
-  return (info->type & r->type) && (!r->vendor || contains_ci(info->vendor, r->vendor)) &&
+  return (info->type & r->type) && (!r->vendor || clattn__contains_nocase(info->vendor, r->vendor)) &&
          storage_ok && key->head_dim >= r->min_dim && key->head_dim <= r->max_dim;
 }
 

@@ -128,6 +128,18 @@ int clattn__has_extension_word(const char *list, const char *word) {
   return list && word && *word && has_word(list, word);
 }
 
+int clattn__contains_nocase(const char *haystack, const char *needle) {
+  size_t n = strlen(needle);
+  for (; *haystack; haystack++) {
+    size_t i = 0;
+    while (i < n && haystack[i] &&
+           tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
+      i++;
+    if (i == n) return 1;
+  }
+  return 0;
+}
+
 /* Appends one platform's devices to *entries. */
 static clattn_status add_platform(cl_platform_id platform, unsigned platform_index,
                                   clattn__device_entry **entries, size_t *count) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "device.h"
 #include "errors.h"
 #include "fileio.h"
 #include "sha256.h"
@@ -607,18 +608,6 @@ static const default_set clblast_default_generic = {
 static const default_set clblast_default_intel_cpu = {
     {0, 1, 32, 2, 16, 16, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4}, {2, 8, 8, 8, 8, 1, 1, 4, 4, 32}, {576}};
 
-static int contains_ci(const char *haystack, const char *needle) {
-  size_t n = strlen(needle);
-  for (; *haystack; haystack++) {
-    size_t i = 0;
-    while (i < n && haystack[i] &&
-           tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
-      i++;
-    if (i == n) return 1;
-  }
-  return 0;
-}
-
 int clattn__clblast_defaults(const clattn_device_info *info, const char *kernel,
                              clattn__clblast_entry *entry) {
 #if CLBLAST_VERSION_MAJOR == 1 && CLBLAST_VERSION_MINOR == 5 && CLBLAST_VERSION_PATCH == 3
@@ -631,8 +620,8 @@ int clattn__clblast_defaults(const clattn_device_info *info, const char *kernel,
     int intel = strcmp(info->vendor, "GenuineIntel") == 0 ||
                 strcmp(info->vendor, "Intel(R) Corporation") == 0 ||
                 strcmp(info->vendor, "Intel") == 0;
-    int pocl = contains_ci(info->platform_name, "Portable Computing Language") ||
-               contains_ci(info->platform_version, "PoCL");
+    int pocl = clattn__contains_nocase(info->platform_name, "Portable Computing Language") ||
+               clattn__contains_nocase(info->platform_version, "PoCL");
     if (!intel)
       set = &clblast_default_generic;
     else if (pocl)
