@@ -55,3 +55,13 @@ void clattn__append_error(clattn_context *ctx, const char *text) {
 const char *clattn_last_error(const clattn_context *ctx) {
   return ctx ? ctx->error : thread_error;
 }
+
+void clattn__text_append(char *buf, size_t size, const char *fmt, ...) {
+  if (!buf || size == 0) return;
+  size_t used = strnlen(buf, size);
+  if (used + 1 >= size) return;
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(buf + used, size - used, fmt, args);
+  va_end(args);
+}

@@ -24,4 +24,8 @@ clattn_status clattn__fail_cl(clattn_context *ctx, cl_int err, const char *call,
 /* Appends a long text (a compiler log) to the message recorded last on ctx. */
 void clattn__append_error(clattn_context *ctx, const char *text);
 
+/* Appends formatted text to the NUL-terminated text in buf (size bytes; NULL or full: nothing
+ * happens), truncating. */
+void clattn__text_append(char *buf, size_t size, const char *fmt, ...) CLATTN__PRINTF(3, 4);
+
 #endif

@@ -133,6 +133,14 @@ enum {
 int clattn__xgemm_check(const size_t v[CLATTN__XGEMM_PARAMS], const clattn_device_info *info,
                         char *why, size_t size);
 
+/* The value of a parameter of the entry, or (size_t)-1 when absent. */
+size_t clattn__clblast_entry_value(const clattn__clblast_entry *e, const char *name);
+
+/* Checks a record of a kernel clattn knows (Xgemm, XgemmDirect, GemmRoutine): exactly its
+ * parameters, and Xgemm's constraints. Returns 0 (also for kernels clattn does not know:
+ * CLBlast checks those), or -1 with the reason in `why`. */
+int clattn__clblast_entry_check(const clattn__clblast_entry *e, char *why, size_t size);
+
 /* Builds an entry for kernel/precision from parallel name and value arrays. */
 void clattn__clblast_entry_set(clattn__clblast_entry *entry, const char *kernel, int precision,
                                int count, const char *const *names, const size_t *values);
