@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "shapes.h"
+
 const clattn__attention_config ATTN_CPU = {4, 16, 8, 8, 0};
 const clattn__attention_config ATTN_GPU = {1, 32, 4, 64, 0};
 const clattn__attention_config ATTN_GPU2 = {2, 16, 4, 32, 0};
@@ -68,14 +70,7 @@ void attn_case_init(attn_case *c, const char *name, int64_t batch, int64_t q_hea
                     int64_t v_head_dim) {
   memset(c, 0, sizeof *c);
   c->name = name;
-  clattn_attention_desc_init(&c->desc);
-  c->desc.batch = batch;
-  c->desc.q_heads = q_heads;
-  c->desc.kv_heads = kv_heads;
-  c->desc.q_len = q_len;
-  c->desc.kv_len = kv_len;
-  c->desc.head_dim = head_dim;
-  c->desc.v_head_dim = v_head_dim;
+  test_desc_shape(&c->desc, batch, q_heads, kv_heads, q_len, kv_len, head_dim, v_head_dim);
   c->q_type = c->k_type = c->v_type = c->o_type = CLATTN_F32;
   c->layout = ATTN_BHSD;
   c->lse = 1;

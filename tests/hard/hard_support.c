@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shapes.h"
+
 #define CANARY_BYTE 0xC3
 #define IN_PAD 7      /* poison elements before and after Q, K and V */
 #define O_OFFSET 5    /* canary elements before O's view */
@@ -103,14 +105,7 @@ void hd_case_init(hd_case *c, const char *name, int64_t batch, int64_t q_heads,
                   int64_t v_head_dim) {
   memset(c, 0, sizeof *c);
   c->name = name;
-  clattn_attention_desc_init(&c->desc);
-  c->desc.batch = batch;
-  c->desc.q_heads = q_heads;
-  c->desc.kv_heads = kv_heads;
-  c->desc.q_len = q_len;
-  c->desc.kv_len = kv_len;
-  c->desc.head_dim = head_dim;
-  c->desc.v_head_dim = v_head_dim;
+  test_desc_shape(&c->desc, batch, q_heads, kv_heads, q_len, kv_len, head_dim, v_head_dim);
   c->hard.mode = CLATTN_HARD_SAMPLE;
   c->hard.draws = 1;
   c->hard.seed = 1;

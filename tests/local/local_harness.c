@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shapes.h"
+
 #define PAD 5     /* elements before every view */
 #define CANARY 16 /* elements after every view's end */
 static const uint32_t OUTPUT_FILL = 0x7fc0deadu; /* a NaN: outputs must overwrite it */
@@ -14,14 +16,7 @@ void lt_case_init(lt_case *c, const char *name, int64_t batch, int64_t q_heads,
                   int64_t v_head_dim) {
   memset(c, 0, sizeof *c);
   c->name = name;
-  clattn_attention_desc_init(&c->desc);
-  c->desc.batch = batch;
-  c->desc.q_heads = q_heads;
-  c->desc.kv_heads = kv_heads;
-  c->desc.q_len = q_len;
-  c->desc.kv_len = kv_len;
-  c->desc.head_dim = head_dim;
-  c->desc.v_head_dim = v_head_dim;
+  test_desc_shape(&c->desc, batch, q_heads, kv_heads, q_len, kv_len, head_dim, v_head_dim);
   c->mode = CLATTN_LOCAL_M;
   c->window = 3;
   c->gaussian = 1;

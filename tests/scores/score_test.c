@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shapes.h"
+
 #define PAD 3 /* elements before every view and after its end */
 
 static void *xcalloc(size_t n, size_t size) {
@@ -19,14 +21,7 @@ void score_case_init(score_case *c, const char *name, score_kind kind, int64_t b
   memset(c, 0, sizeof *c);
   c->name = name;
   c->kind = kind;
-  clattn_attention_desc_init(&c->desc);
-  c->desc.batch = batch;
-  c->desc.q_heads = q_heads;
-  c->desc.kv_heads = kv_heads;
-  c->desc.q_len = q_len;
-  c->desc.kv_len = kv_len;
-  c->desc.head_dim = head_dim;
-  c->desc.v_head_dim = v_head_dim;
+  test_desc_shape(&c->desc, batch, q_heads, kv_heads, q_len, kv_len, head_dim, v_head_dim);
   c->attn_dim = 16;
   c->seed = 0x5c0feull ^ ((uint64_t)kind << 60) ^ ((uint64_t)q_len << 32) ^ ((uint64_t)kv_len << 12) ^
             (uint64_t)head_dim;
