@@ -38,7 +38,7 @@ cmake --build --preset fuzz --parallel "${CLATTN_FUZZ_JOBS:-2}"
 
 work="$root/build-fuzz/fuzz"
 export CLATTN_CACHE_DIR="$work/cache" CLATTN_TUNING=0
-export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 for target in "${targets[@]}"; do
   exe="$root/build-fuzz/tests/fuzz/fuzz_$target"
