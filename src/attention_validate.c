@@ -105,15 +105,6 @@ static clattn_status check_view(clattn_context *ctx, const char *name, cl_mem bu
   return CLATTN_SUCCESS;
 }
 
-static clattn__view tensor_view(const clattn_tensor *t, int64_t b, int64_t h, int64_t s,
-                                int64_t d) {
-  clattn__view view = {t->offset, {b, h, s, d}, {t->stride_batch, t->stride_head, t->stride_seq, 1},
-                       clattn_dtype_size(t->dtype)};
-  return view;
-}
-
-static int overlaps(const uint64_t a[2], const uint64_t b[2]) { return a[0] < b[1] && b[0] < a[1]; }
-
 static int same_view(const clattn_tensor *a, const clattn_tensor *b) {
   return a->buffer == b->buffer && a->dtype == b->dtype && a->offset == b->offset &&
          a->stride_batch == b->stride_batch && a->stride_head == b->stride_head &&
@@ -128,13 +119,14 @@ static clattn_status check_tensors(clattn_context *ctx, const clattn__attention_
   const int64_t dims[5] = {s->head_dim, s->head_dim, s->v_dim, s->v_dim, 1};
   for (int i = 0; i < 5; i++) {
     if (!t[i]) continue;
-    if (t[i]->dtype != CLATTN_F32 && t[i]->dtype != CLATTN_F16 && t[i]->dtype != CLATTN_BF16)
-      return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s.dtype is not a clattn_dtype", names[i]);
+    clattn_status status = clattn__tensor_check(ctx, names[i], t[i], s->batch, heads[i], lens[i],
+                                                dims[i], ranges[i]);
+    if (status != CLATTN_SUCCESS) return status;
     if (i == 4 && t[i]->dtype != CLATTN_F32)
       return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "lse.dtype must be CLATTN_F32");
-    clattn__view view = tensor_view(t[i], s->batch, heads[i], lens[i], dims[i]);
-    clattn_status status = check_view(ctx, names[i], t[i]->buffer, &view, ranges[i]);
-    if (status != CLATTN_SUCCESS) return status;
+    clattn__view view = {t[i]->offset, {s->batch, heads[i], lens[i], dims[i]},
+                         {t[i]->stride_batch, t[i]->stride_head, t[i]->stride_seq, 1},
+                         clattn_dtype_size(t[i]->dtype)};
     if (i >= 3 && !clattn__view_disjoint(&view))
       return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT,
                           "%s's strides make elements overlap; an output needs distinct elements",
@@ -203,7 +195,7 @@ static clattn_status check_aliasing(clattn_context *ctx, const clattn__attention
     for (int in = 0; in < count; in++) {
       if (in == out || !all[in].buffer || all[in].buffer != all[out].buffer) continue;
       if (in == 0 && out == 3 && same_view(t[0], t[3]) && s->head_dim == s->v_dim) continue;
-      if (overlaps(all[in].range, all[out].range))
+      if (clattn__ranges_overlap(all[in].range, all[out].range))
         return clattn__fail(ctx, CLATTN_INVALID_ARGUMENT, "%s overlaps %s in the same buffer",
                             all[out].name, all[in].name);
     }
