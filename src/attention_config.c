@@ -8,6 +8,7 @@
 #include "context.h"
 #include "device.h"
 #include "errors.h"
+#include "fileio.h"
 
 /* ---- The built-in table ----------------------------------------------------------------
  *
@@ -181,22 +182,12 @@ static int types_parse(const char *text, clattn_dtype types[3]) {
   return n == 1 || n == 3 ? 0 : -1;
 }
 
-static char *next_word(char **p) {
-  char *s = *p;
-  while (*s == ' ' || *s == '\t') s++;
-  if (!*s) return NULL;
-  char *word = s;
-  while (*s && *s != ' ' && *s != '\t') s++;
-  if (*s) *s++ = '\0';
-  *p = s;
-  return word;
-}
-
 int clattn__attention_entry_parse(char *rest, clattn__attention_entry *e, char *why,
                                   size_t size) {
   memset(e, 0, sizeof *e);
-  char *version = next_word(&rest), *types = next_word(&rest), *dim = next_word(&rest);
-  char *masking = next_word(&rest);
+  char *version = clattn__next_word(&rest), *types = clattn__next_word(&rest);
+  char *dim = clattn__next_word(&rest);
+  char *masking = clattn__next_word(&rest);
   if (!version || !types || !dim || !masking) {
     snprintf(why, size, "expected 'attention v%d <f32|f16|bf16> d<D> <none|causal|tensor> "
              "rows=R tile_k=T vec=V wg=W v_direct=0|1'", CLATTN__ATTENTION_LINE_VERSION);
@@ -230,7 +221,7 @@ int clattn__attention_entry_parse(char *rest, clattn__attention_entry *e, char *
   /* The configuration: every field, each once, as NAME=VALUE words. */
   char joined[256] = "";
   int count = 0;
-  for (char *word; (word = next_word(&rest)) != NULL; count++) {
+  for (char *word; (word = clattn__next_word(&rest)) != NULL; count++) {
     size_t used = strlen(joined);
     if (used + strlen(word) + 2 >= sizeof joined) break;
     snprintf(joined + used, sizeof joined - used, "%s%s", used ? "," : "", word);

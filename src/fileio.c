@@ -15,6 +15,17 @@ char *clattn__strdup(const char *s) {
   return copy;
 }
 
+char *clattn__next_word(char **p) {
+  char *s = *p;
+  while (*s == ' ' || *s == '\t') s++;
+  if (!*s) return NULL;
+  char *word = s;
+  while (*s && *s != ' ' && *s != '\t') s++;
+  if (*s) *s++ = '\0';
+  *p = s;
+  return word;
+}
+
 char *clattn__path_join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
   char *out = malloc(n);

@@ -20,5 +20,8 @@ int clattn__dir_writable(const char *dir);
 char *clattn__path_join(const char *a, const char *b);
 /* Returns a malloc'd copy of s (NULL for NULL). */
 char *clattn__strdup(const char *s);
+/* Splits off the next space- or tab-separated word of *p (modified in place: the word is
+ * NUL-terminated, *p moves past it); NULL at the end. For the lines of text files. */
+char *clattn__next_word(char **p);
 
 #endif

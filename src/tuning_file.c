@@ -64,18 +64,6 @@ static int valid_precision(long precision) {
          precision == 6464;
 }
 
-/* Splits off the next space-separated word of *p (modified in place); NULL at the end. */
-static char *next_word(char **p) {
-  char *s = *p;
-  while (*s == ' ' || *s == '\t') s++;
-  if (!*s) return NULL;
-  char *word = s;
-  while (*s && *s != ' ' && *s != '\t') s++;
-  if (*s) *s++ = '\0';
-  *p = s;
-  return word;
-}
-
 static int is_identifier(const char *s, int upper_only) {
   if (!*s || strlen(s) >= CLATTN__TUNING_NAME_CAPACITY) return 0;
   if (!isalpha((unsigned char)s[0])) return 0;
@@ -126,8 +114,8 @@ static int parse_param(char *word, clattn__clblast_entry *e, char *why, size_t s
 /* Parses "clblast <kernel> <precision> NAME=VALUE..." (the words after "clblast"). */
 static int parse_clblast(char *rest, clattn__clblast_entry *e, char *why, size_t size) {
   memset(e, 0, sizeof *e);
-  char *kernel = next_word(&rest);
-  char *precision = next_word(&rest);
+  char *kernel = clattn__next_word(&rest);
+  char *precision = clattn__next_word(&rest);
   if (!kernel || !precision) {
     snprintf(why, size, "expected 'clblast <kernel> <precision> NAME=VALUE ...'");
     return -1;
@@ -144,7 +132,7 @@ static int parse_clblast(char *rest, clattn__clblast_entry *e, char *why, size_t
     return -1;
   }
   e->precision = (int)p;
-  for (char *word; (word = next_word(&rest)) != NULL;)
+  for (char *word; (word = clattn__next_word(&rest)) != NULL;)
     if (parse_param(word, e, why, size) != 0) return -1;
   if (e->count == 0) {
     snprintf(why, size, "%s/%d: no parameters", e->kernel, e->precision);
@@ -204,7 +192,7 @@ int clattn__tuning_parse(const char *text, clattn__tuning_file *out, char *messa
     char *comment = strchr(buffer, '#');
     if (comment) *comment++ = '\0';
     char *rest = buffer;
-    char *kind = next_word(&rest);
+    char *kind = clattn__next_word(&rest);
     if (!kind) continue;
     clattn__clblast_entry entry;
     int ok = 0;
