@@ -5,7 +5,9 @@
  *
  * PoCL runs threads as soon as OpenCL is initialised, so this test never forks after that:
  * the two cache-filling processes are this executable started again with "--child <dir>",
- * launched before the parent makes any OpenCL call. */
+ * launched before the parent makes any OpenCL call. It is started again by the path it was
+ * started with (argv[0], as CTest gives it), not /proc/self/exe, which under valgrind is
+ * valgrind's own tool binary. */
 #include <clattn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -93,12 +95,15 @@ static int child_main(const char *dir) {
   return check_done("test_cache --child");
 }
 
+/* This executable: argv[0] where it names a path, else /proc/self/exe. */
+static const char *self_exe = "/proc/self/exe";
+
 static pid_t spawn_child(const char *dir) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
-    execl("/proc/self/exe", "test_cache", "--child", dir, (char *)NULL);
-    fprintf(stderr, "exec /proc/self/exe failed: %s\n", strerror(errno));
+    execl(self_exe, "test_cache", "--child", dir, (char *)NULL);
+    fprintf(stderr, "exec %s failed: %s\n", self_exe, strerror(errno));
     _exit(127);
   }
   CHECK(pid > 0);
@@ -537,6 +542,7 @@ static void test_default_dirs(void) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--child") == 0) return child_main(argv[2]);
+  if (argc > 0 && strchr(argv[0], '/') != NULL) self_exe = argv[0];
   unsetenv("CLATTN_CACHE");
   unsetenv("CLATTN_KERNEL_DIR");
   unsetenv("CLATTN_BINARY_DIR");

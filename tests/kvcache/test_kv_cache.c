@@ -70,8 +70,14 @@ static void session_open(session *s, attn_env *env, const config *cfg, cl_comman
     size_t rows = storage_rows(cfg) * (size_t)cfg->kv_heads;
     s->kbytes = rows * (size_t)cfg->head_dim * clattn_dtype_size(cfg->k_dtype);
     s->vbytes = rows * (size_t)cfg->v_dim * clattn_dtype_size(cfg->v_dtype);
-    s->kbuf = d.k_buffer = attn_buffer(env, NULL, s->kbytes);
-    s->vbuf = d.v_buffer = attn_buffer(env, NULL, s->vbytes);
+    /* All bytes 0xff (NaN in every storage type): defined, as the checks compare whole
+     * buffers, and poison in the rows the cache has not written. */
+    size_t most = s->kbytes > s->vbytes ? s->kbytes : s->vbytes;
+    unsigned char *poison = xcalloc(most, 1);
+    memset(poison, 0xff, most);
+    s->kbuf = d.k_buffer = attn_buffer(env, poison, s->kbytes);
+    s->vbuf = d.v_buffer = attn_buffer(env, poison, s->vbytes);
+    free(poison);
   }
   CHECK_OK(env->ctx, clattn_kv_cache_create(env->ctx, &d, &s->cache));
   size_t kv = (size_t)cfg->batch * (size_t)cfg->kv_heads * (size_t)cfg->capacity;
