@@ -84,47 +84,6 @@
 #include "storage.clh"
 #include "vectors.clh"
 
-#if VEC > 1
-/* VEC x VEC transpose in registers by log2(VEC) perfect shuffles: each round pairs row i
- * with row i + VEC/2 and interleaves their low halves into row 2i, high halves into 2i+1. */
-#if VEC == 2
-#define ZIP_LO(a, b) (float2)((a).s0, (b).s0)
-#define ZIP_HI(a, b) (float2)((a).s1, (b).s1)
-#define LOG2_VEC 1
-#elif VEC == 4
-#define ZIP_LO(a, b) (float4)((a).s0, (b).s0, (a).s1, (b).s1)
-#define ZIP_HI(a, b) (float4)((a).s2, (b).s2, (a).s3, (b).s3)
-#define LOG2_VEC 2
-#elif VEC == 8
-#define ZIP_LO(a, b) (float8)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3)
-#define ZIP_HI(a, b) (float8)((a).s4, (b).s4, (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7)
-#define LOG2_VEC 3
-#else
-#define ZIP_LO(a, b)                                                                       \
-  (float16)((a).s0, (b).s0, (a).s1, (b).s1, (a).s2, (b).s2, (a).s3, (b).s3, (a).s4, (b).s4, \
-            (a).s5, (b).s5, (a).s6, (b).s6, (a).s7, (b).s7)
-#define ZIP_HI(a, b)                                                                       \
-  (float16)((a).s8, (b).s8, (a).s9, (b).s9, (a).sa, (b).sa, (a).sb, (b).sb, (a).sc, (b).sc, \
-            (a).sd, (b).sd, (a).se, (b).se, (a).sf, (b).sf)
-#define LOG2_VEC 4
-#endif
-
-inline void transpose(floatv x[VEC]) {
-#pragma unroll
-  for (int round = 0; round < LOG2_VEC; round++) {
-    floatv y[VEC];
-#pragma unroll
-    for (int i = 0; i < VEC / 2; i++) {
-      y[2 * i] = ZIP_LO(x[i], x[i + VEC / 2]);
-      y[2 * i + 1] = ZIP_HI(x[i], x[i + VEC / 2]);
-    }
-#pragma unroll
-    for (int i = 0; i < VEC; i++) x[i] = y[i];
-  }
-}
-#endif
-
-
 /* One vector of V features c .. c+VEC-1 of a key row: from the staged tile, or straight
  * from global memory, zero-filled past Dv (the row's end may be the buffer's end). */
 #if STAGE_V

@@ -6,8 +6,8 @@
  *
  * s_j is the score of clattn_attention_forward in natural units, computed as the weights
  * kernel of attention_fwd.cl computes it: q elements scaled first, products accumulated by
- * fma in feature order, then softcap, the ALiBi bias and the additive mask. Masked keys are
- * skipped before their K row is read; their V rows are never read either.
+ * fma in feature order, then softcap, the ALiBi bias and the additive mask. Masked keys'
+ * scores are dropped before they are compared; their V rows are never read.
  *
  * Work layout: one work-item per (query row t, chunk of DRAWS consecutive draws) of one
  * (batch, head):
@@ -47,11 +47,15 @@
 #ifndef DRAWS
 #define DRAWS 1 /* draws per work-item: running (max, index) pairs kept in registers */
 #endif
+#ifndef VEC
+#define VEC 8 /* keys whose scores a work-item computes together, in one vector */
+#endif
 
 /* The logarithm below must round exactly as the host's copy does. */
 #pragma OPENCL FP_CONTRACT OFF
 
 #include "storage.clh"
+#include "vectors.clh"
 
 /* ---- Philox-4x32-10 --------------------------------------------------------------------- */
 
@@ -184,38 +188,66 @@ __kernel void attention_hard(
   }
   int nan_key = -1; /* the first key with a NaN score */
 
-  for (int j = k_begin; j < k_end; j++) {
-    if (!key_allowed(&rules, t, j)) continue;
-    float add = 0.0f;
-    if (mask_kind == 1 && mask[m_row + j] == 0) continue;
-    if (mask_kind == 2) {
-      add = ((__global const float *)mask)[m_row + j];
-      if (add == -INFINITY) continue;
+  /* VEC keys at a time: their dot products run in the lanes of one vector, each lane the
+   * same fma chain in feature order as a key-by-key loop (so every score is bitwise the
+   * same), fed by VEC x VEC blocks of K transposed in registers. Keys past the row's range
+   * repeat its last key and are dropped; masked keys' scores are computed and dropped. */
+  for (int j0 = k_begin; j0 < k_end; j0 += VEC) {
+    const int n = min(VEC, k_end - j0);
+    long k_rows[VEC];
+#pragma unroll
+    for (int u = 0; u < VEC; u++)
+      k_rows[u] = k_off + b * k_sb + hk * k_sh + (long)min(j0 + u, k_end - 1) * k_ss;
+    floatv acc = (floatv)(0.0f);
+    int d = 0;
+    for (; d + VEC <= head_dim; d += VEC) {
+      floatv x[VEC];
+#pragma unroll
+      for (int u = 0; u < VEC; u++) x[u] = LOADV(K_TYPE, k, k_rows[u] + d);
+      transpose(x); /* x[i]: feature d + i of the VEC keys */
+#pragma unroll
+      for (int i = 0; i < VEC; i++)
+        acc = fma((floatv)(LOAD(Q_TYPE, q, q_row + d + i) * scale), x[i], acc);
     }
-    const long k_row = k_off + b * k_sb + hk * k_sh + (long)j * k_ss;
-    float s = 0.0f;
-    for (int d = 0; d < head_dim; d++)
-      s = fma(LOAD(Q_TYPE, q, q_row + d) * scale, LOAD(K_TYPE, k, k_row + d), s);
-    if (softcap != 0.0f) s = softcap * tanh(s / softcap);
-    if (alibi) s = fma(-alibi[h], (float)abs(t + rules.diag - j), s); /* a bias: before masks */
-    s += add;
-    if (s == -INFINITY) continue; /* masked, whatever made it so */
-    if (isnan(s)) {
-      if (nan_key < 0) nan_key = j;
-      continue;
+    for (; d < head_dim; d++) {
+      float kd[VEC];
+#pragma unroll
+      for (int u = 0; u < VEC; u++) kd[u] = LOAD(K_TYPE, k, k_rows[u] + d);
+      acc = fma((floatv)(LOAD(Q_TYPE, q, q_row + d) * scale), VLOAD(kd), acc);
     }
-    if (argmax) {
-      if (s > best[0]) {
-        best[0] = s;
-        chosen[0] = j;
+    float dots[VEC];
+    VSTORE(acc, dots);
+    for (int u = 0; u < n; u++) {
+      const int j = j0 + u;
+      if (!key_allowed(&rules, t, j)) continue;
+      float add = 0.0f;
+      if (mask_kind == 1 && mask[m_row + j] == 0) continue;
+      if (mask_kind == 2) {
+        add = ((__global const float *)mask)[m_row + j];
+        if (add == -INFINITY) continue;
       }
-      continue;
-    }
-    for (int u = 0; u < count; u++) {
-      float z = s + gumbel(key, (uint)j, (uint)(d0 + u) + offset, (uint)t, (uint)bh);
-      if (z > best[u]) { /* strict: the lowest index wins a tie */
-        best[u] = z;
-        chosen[u] = j;
+      float s = dots[u];
+      if (softcap != 0.0f) s = softcap * tanh(s / softcap);
+      if (alibi) s = fma(-alibi[h], (float)abs(t + rules.diag - j), s); /* a bias: before masks */
+      s += add;
+      if (s == -INFINITY) continue; /* masked, whatever made it so */
+      if (isnan(s)) {
+        if (nan_key < 0) nan_key = j;
+        continue;
+      }
+      if (argmax) {
+        if (s > best[0]) {
+          best[0] = s;
+          chosen[0] = j;
+        }
+        continue;
+      }
+      for (int w = 0; w < count; w++) {
+        float z = s + gumbel(key, (uint)j, (uint)(d0 + w) + offset, (uint)t, (uint)bh);
+        if (z > best[w]) { /* strict: the lowest index wins a tie */
+          best[w] = z;
+          chosen[w] = j;
+        }
       }
     }
   }
