@@ -137,7 +137,7 @@ int clattn__contains_nocase(const char *haystack, const char *needle) {
       i++;
     if (i == n) return 1;
   }
-  return 0;
+  return n == 0;
 }
 
 /* Appends one platform's devices to *entries. */
@@ -194,18 +194,6 @@ clattn_status clattn__devices_enumerate(clattn__device_entry **entries, size_t *
   return status;
 }
 
-static int contains_ignoring_case(const char *haystack, const char *needle) {
-  size_t n = strlen(needle);
-  for (; *haystack; haystack++) {
-    size_t i = 0;
-    while (i < n && haystack[i] &&
-           tolower((unsigned char)haystack[i]) == tolower((unsigned char)needle[i]))
-      i++;
-    if (i == n) return 1;
-  }
-  return n == 0;
-}
-
 /* Parses "P:D" with decimal indices; returns 1 on a match of that form. */
 static int parse_indices(const char *selector, unsigned *platform, unsigned *device) {
   char tail;
@@ -241,7 +229,7 @@ clattn_status clattn__device_pick(const clattn__device_entry *entries, size_t co
   for (size_t i = 0; i < count; i++) {
     const clattn_device_info *info = &entries[i].info;
     int match = by_index ? info->platform_index == platform && info->device_index == device
-                         : contains_ignoring_case(info->name, selector);
+                         : clattn__contains_nocase(info->name, selector);
     if (match) {
       *index = i;
       return CLATTN_SUCCESS;

@@ -27,7 +27,8 @@ clattn_status clattn__device_query(clattn_context *ctx, cl_device_id device,
 /* 1 when the space-separated list holds exactly that word. */
 int clattn__has_extension_word(const char *list, const char *word);
 
-/* 1 when `needle` occurs in `haystack` ignoring ASCII case (vendor and platform names). */
+/* 1 when `needle` occurs in `haystack` ignoring ASCII case (device selectors, vendor and
+ * platform names); an empty needle always occurs. */
 int clattn__contains_nocase(const char *haystack, const char *needle);
 
 #endif
