@@ -46,10 +46,16 @@ typedef int (*clattn_cli_command_fn)(int argc, char **argv, const clattn_cli_glo
 int clattn_cli_args_parse(const char *command, int argc, char **argv,
                           const clattn_cli_option *options, int *rest);
 
-/* The command line of a command whose only options are --help and --device: parses it with
- * *device holding the global --device (and getting the command's own), prints `usage` to
- * stdout for --help or to stderr for a bad line. Returns -1 when the command is to go on,
- * else the exit code to return (CLATTN_CLI_OK after --help, CLATTN_CLI_USAGE). */
+/* A command's whole command line (no positional arguments): parses it against `options`,
+ * prints `usage` to stderr after a bad line or to stdout when *help was set. Returns -1 when
+ * the command is to go on, else the exit code to return (CLATTN_CLI_USAGE, or CLATTN_CLI_OK
+ * after --help). */
+int clattn_cli_args_command(const char *command, int argc, char **argv,
+                            const clattn_cli_option *options, const int *help,
+                            void (*usage)(FILE *out));
+
+/* clattn_cli_args_command for a command whose only options are --help and --device, with
+ * *device holding the global --device (and getting the command's own). */
 int clattn_cli_args_device_only(const char *command, int argc, char **argv, const char **device,
                                 void (*usage)(FILE *out));
 

@@ -81,6 +81,20 @@ int clattn_cli_args_parse(const char *command, int argc, char **argv,
   return CLATTN_CLI_OK;
 }
 
+int clattn_cli_args_command(const char *command, int argc, char **argv,
+                            const clattn_cli_option *options, const int *help,
+                            void (*usage)(FILE *out)) {
+  if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
+    usage(stderr);
+    return CLATTN_CLI_USAGE;
+  }
+  if (*help) {
+    usage(stdout);
+    return CLATTN_CLI_OK;
+  }
+  return -1;
+}
+
 int clattn_cli_args_device_only(const char *command, int argc, char **argv, const char **device,
                                 void (*usage)(FILE *out)) {
   int help = 0;
@@ -89,13 +103,5 @@ int clattn_cli_args_device_only(const char *command, int argc, char **argv, cons
       {"--device", NULL, device, NULL},
       {NULL, NULL, NULL, NULL},
   };
-  if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    usage(stdout);
-    return CLATTN_CLI_OK;
-  }
-  return -1;
+  return clattn_cli_args_command(command, argc, argv, options, &help, usage);
 }

@@ -108,13 +108,10 @@ int clattn_cli_kernels_run(int argc, char **argv, const clattn_cli_globals *glob
       {"--export", NULL, &export_dir, NULL},
       {NULL, NULL, NULL, NULL},
   };
-  if (clattn_cli_args_parse("kernels", argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    clattn_cli_kernels_usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    clattn_cli_kernels_usage(stdout);
-    return CLATTN_CLI_OK;
+  int done = clattn_cli_args_command("kernels", argc, argv, options, &help,
+                                     clattn_cli_kernels_usage);
+  if (done >= 0) {
+    return done;
   }
   if (export_dir != NULL && export_dir[0] == '\0') {
     fputs("clattn kernels: --export needs a directory\n", stderr);

@@ -430,13 +430,9 @@ int clattn_cli_attention_command(int argc, char **argv, const clattn_cli_globals
   memset(&options[COMMON + count], 0, sizeof options[0]);
   const char *command = heatmap ? "heatmap" : "run";
   void (*usage)(FILE *) = heatmap ? clattn_cli_heatmap_usage : clattn_cli_run_usage;
-  if (clattn_cli_args_parse(command, argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    usage(stdout);
-    return CLATTN_CLI_OK;
+  int done = clattn_cli_args_command(command, argc, argv, options, &help, usage);
+  if (done >= 0) {
+    return done;
   }
   /* clattn heatmap has no V (K stands in for it: the weights do not depend on V) and its
    * --out is the PNG. */

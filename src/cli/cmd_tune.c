@@ -396,14 +396,8 @@ int clattn_cli_tune_run(int argc, char **argv, const clattn_cli_globals *globals
       {"--no-store", NULL, NULL, &s.no_store},
       {NULL, NULL, NULL, NULL},
   };
-  if (clattn_cli_args_parse("tune", argc, argv, options, NULL) != CLATTN_CLI_OK) {
-    clattn_cli_tune_usage(stderr);
-    return CLATTN_CLI_USAGE;
-  }
-  if (help) {
-    clattn_cli_tune_usage(stdout);
-    return CLATTN_CLI_OK;
-  }
+  int done = clattn_cli_args_command("tune", argc, argv, options, &help, clattn_cli_tune_usage);
+  if (done >= 0) return done;
   if (all && selected[1]) return usage_error("--all already includes --gemm");
   if (selected[1] && (s.quick || s.dtype || s.head_dim || s.masking || s.seq))
     return usage_error("--quick, --dtype, --head-dim, --masking and --seq are for the attention "
